@@ -1,0 +1,33 @@
+"""Recommenders behind one interface; ``make(name, **params)`` builds one by name."""
+
+from __future__ import annotations
+
+import importlib
+
+from recsys_core.models.base import Recommender
+
+# name -> "module:Class"; modules are imported on first use so the app starts fast.
+REGISTRY: dict[str, str] = {}
+
+
+def register(name: str, target: str) -> None:
+    REGISTRY[name] = target
+
+
+def available() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def model_class(name: str) -> type[Recommender]:
+    if name not in REGISTRY:
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(available())}")
+    module, cls = REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def make(name: str, **params) -> Recommender:
+    """A new, unfitted model by registry name, e.g. ``make("lightgcn", dim=64)``."""
+    return model_class(name)(**params)
+
+
+# Each model module adds one line here when it lands.
