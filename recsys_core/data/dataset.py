@@ -48,6 +48,8 @@ class Dataset:
     test: pd.DataFrame | None = None
     split_info: dict[str, Any] = field(default_factory=dict)
     cold_items: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # Part of each interaction in a split given by files (0 train, 1 valid, 2 test); else None.
+    given_parts: np.ndarray | None = None
 
     # ------------------------------------------------------------------ sizes
     @property

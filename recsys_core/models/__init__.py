@@ -31,3 +31,13 @@ def make(name: str, **params) -> Recommender:
 
 
 # Each model module adds one line here when it lands.
+register("text_knn", "recsys_core.models.text_knn:TextKNN")
+register("text_lightgcn", "recsys_core.models.text_lightgcn:TextLightGCN")
+register("text_sage", "recsys_core.models.text_sage:TextSAGE")
+register("gf_cf", "recsys_core.models.graph_filter:GFCF")
+register("bspm", "recsys_core.models.graph_filter:BSPM")
+register("popularity", "recsys_core.models.popularity:Popularity")
+register("mf", "recsys_core.models.mf:MF")
+register("lightgcn", "recsys_core.models.lightgcn:LightGCN")
+register("seed_gnn", "recsys_core.models.seed_gnn:SeedGNN")
+register("gat", "recsys_core.models.gat:GAT")

@@ -102,3 +102,85 @@ class Recommender(ABC):
             counts = np.bincount(ds.train_interactions["item"].to_numpy(), minlength=ds.n_items)
             mask[:, torch.as_tensor(counts == 0)] = True
         return mask
+
+    # ------------------------------------------------------------ persistence
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The learned tensors, by name, for saving (safetensors-compatible: dense, contiguous)."""
+        raise NotImplementedError(f"{type(self).__name__} does not export its learned state")
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor], dataset: Dataset) -> Recommender:
+        """Restore a fitted model from :meth:`state_tensors` output and its dataset; returns self."""
+        raise NotImplementedError(f"{type(self).__name__} cannot import a learned state")
+
+
+class EmbeddingRecommender(Recommender):
+    """A recommender whose score is a dot product of final user and item embeddings.
+
+    Subclasses build a ``torch.nn.Module`` in :meth:`build_module` that follows
+    the embedding protocol of :mod:`recsys_core.train` (``forward(users,
+    items)``, ``ego(users, items)``, ``embeddings()``); ``fit`` trains it with
+    BPR, early stopping and callbacks. Final embeddings are cached between
+    parameter updates: the trainer calls :meth:`invalidate` after each step.
+    """
+
+    def build_module(self, dataset: Dataset) -> torch.nn.Module:
+        """A freshly initialised module for ``dataset`` (seeded by the caller)."""
+        raise NotImplementedError
+
+    def train_config(self):
+        """The :class:`recsys_core.train.TrainConfig` made from this model's parameters."""
+        from recsys_core.train import TrainConfig
+
+        fields = TrainConfig.__dataclass_fields__
+        return TrainConfig(**{k: v for k, v in self.get_params().items() if k in fields})
+
+    def fit(self, dataset: Dataset, callbacks: Sequence[Any] = ()) -> EmbeddingRecommender:
+        from recsys_core.train import train_bpr
+
+        return train_bpr(self, dataset, self.train_config(), callbacks)
+
+    def invalidate(self) -> None:
+        """Forget cached final embeddings (their parameters changed)."""
+        self._cache = None
+
+    def _final(self) -> tuple[torch.Tensor, torch.Tensor]:
+        cache = getattr(self, "_cache", None)
+        if cache is None:
+            module = getattr(self, "module_", None)
+            if module is None:
+                raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(dataset) first")
+            was_training = module.training
+            module.eval()
+            with torch.no_grad():
+                users, items = module.embeddings()  # [U, d], [I, d]
+            module.train(was_training)
+            cache = self._cache = (users.detach(), items.detach())
+        return cache
+
+    def score(self, users, items=None) -> torch.Tensor:
+        user_emb, item_emb = self._final()
+        users = torch.as_tensor(np.asarray(users), dtype=torch.long)
+        if items is not None:
+            item_emb = item_emb[torch.as_tensor(np.asarray(items), dtype=torch.long)]
+        return user_emb[users] @ item_emb.T  # [B, n_items or len(items)]
+
+    def user_embeddings(self) -> np.ndarray:
+        return self._final()[0].numpy()
+
+    def item_embeddings(self) -> np.ndarray:
+        return self._final()[1].numpy()
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        module = getattr(self, "module_", None)
+        if module is None:
+            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(dataset) first")
+        return {k: v.detach().contiguous().clone() for k, v in module.state_dict().items()}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor],
+                           dataset: Dataset) -> EmbeddingRecommender:
+        module = self.build_module(dataset)
+        module.load_state_dict(tensors)
+        self.module_ = module
+        self.dataset_ = dataset
+        self.invalidate()
+        return self

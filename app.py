@@ -1,0 +1,23 @@
+"""GraphRec Studio dashboard: `streamlit run app.py`.
+
+Page config, the shared sidebar (which dataset the pages work on) and the
+navigation. To add a page, append one ``st.Page`` to ``PAGES``.
+"""
+
+import streamlit as st
+
+from ui import state, widgets
+
+st.set_page_config(page_title="GraphRec Studio", page_icon=":material/hub:", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
+    st.Page("pages/graph.py", title="Graph", icon=":material/share:"),
+    st.Page("pages/classroom.py", title="Message passing", icon=":material/school:"),
+]
+
+page = st.navigation(PAGES)
+state.ensure_default()
+widgets.dataset_picker()
+page.run()

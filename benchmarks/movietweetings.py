@@ -1,0 +1,140 @@
+"""Text + GNN models on warm and cold items: MovieTweetings-100k or the bundled sample.
+
+Builds the Dataset with the project's readers (``ratings.dat`` + ``movies.dat``;
+item text = title with year, and genres), keeps the 5-core, and holds out 20%
+of the items entirely (``split("cold_items", fraction=0.2)``: all their
+interactions go to test; the remaining interactions are split per user into
+train / valid / test). Each model trains on train (early stopping on valid)
+and is ranked on test under full ranking, training and validation items masked:
+
+- ``warm``: held-out interactions with items that have training interactions;
+- ``cold``: held-out interactions with held-out items, ranked among all items;
+- ``cold_among_cold``: the same, ranked among the held-out items only.
+
+Prints one JSON line per model with Recall@20 / NDCG@20 of each segment and
+training seconds, plus a ``random`` line (uniform random scores, mean of 5
+seeds) as the floor for cold items.
+
+    timeout 3000 .venv/bin/python benchmarks/movietweetings.py
+    timeout 3000 .venv/bin/python benchmarks/movietweetings.py --data sample
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from recsys_core.data import load  # noqa: E402
+from recsys_core.evaluate import evaluate  # noqa: E402
+from recsys_core.models import REGISTRY, make  # noqa: E402
+from recsys_core.text import dataset_text_features, get_encoder  # noqa: E402
+
+BENCH = ROOT.parent / "shared" / "bench" / "movietweetings-100k"
+MODELS = ("popularity", "mf", "lightgcn", "text_knn", "text_lightgcn", "text_sage")
+BPR_MODELS = ("mf", "lightgcn", "text_lightgcn", "text_sage")
+SEGMENTS = {"all": "all", "warm items": "warm", "cold items": "cold",
+            "cold items among cold": "cold_among_cold"}
+
+
+class RandomScores:
+    """Uniform random scores: the chance level of a ranking."""
+
+    name = "random"
+
+    def __init__(self, n_items: int, seed: int):
+        self.n_items = n_items
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def score(self, users, items=None) -> torch.Tensor:
+        return torch.rand(len(users), self.n_items, generator=self.generator)
+
+
+def load_data(which: str):
+    if which == "movietweetings":
+        return load(BENCH / "ratings.dat", items=BENCH / "movies.dat", kcore=5,
+                    name="movietweetings-100k")
+    sample = ROOT / "sample_data"
+    return load(sample / "interactions.csv", items=sample / "items.csv",
+                users=sample / "users.csv", kcore=5, name="sample")
+
+
+def metrics_row(frame) -> dict[str, float]:
+    frame = frame[(frame["k"] == 20) & frame["metric"].isin(["recall", "ndcg"])]
+    row = {}
+    for segment, label in SEGMENTS.items():
+        part = frame[frame["segment"] == segment]
+        for metric in ("recall", "ndcg"):
+            values = part.loc[part["metric"] == metric, "value"]
+            if len(values):
+                row[f"{label}_{metric}@20"] = round(float(values.iloc[0]), 5)
+    return row
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", choices=("movietweetings", "sample"), default="movietweetings")
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lr", type=float, default=5e-3, help="Adam lr of every BPR model")
+    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--patience", type=int, default=10)
+    parser.add_argument("--max-seconds", type=float, default=600.0, help="per-model budget")
+    parser.add_argument("--param", action="append", default=[],
+                        help="extra model parameter, e.g. text_lightgcn.item_dropout=0.5")
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    ds = load_data(args.data)
+    split = ds.split("cold_items", fraction=0.2, seed=args.seed)
+    info = split.split_info
+    print(json.dumps({"dataset": ds.name, "users": ds.n_users, "items": ds.n_items,
+                      "interactions": ds.n_interactions, "train": info["train"],
+                      "valid": info["valid"], "test": info["test"],
+                      "cold_items": info["cold_items"],
+                      "load_seconds": round(time.perf_counter() - start, 2)}), flush=True)
+    start = time.perf_counter()
+    dataset_text_features(split, get_encoder())  # fills the text cache once for every model
+    print(json.dumps({"text_features_seconds": round(time.perf_counter() - start, 2)}), flush=True)
+
+    extra: dict[str, dict] = {}
+    for item in args.param:
+        key, value = item.split("=", 1)
+        model, name = key.split(".", 1)
+        extra.setdefault(model, {})[name] = json.loads(value)
+
+    for name in args.models:
+        if name not in REGISTRY:
+            print(json.dumps({"model": name, "error": "not registered"}), flush=True)
+            continue
+        params = {}
+        if name in BPR_MODELS:
+            params = dict(lr=args.lr, epochs=args.epochs, patience=args.patience,
+                          max_seconds=args.max_seconds, seed=args.seed)
+        params.update(extra.get(name, {}))
+        model = make(name, **params)
+        start = time.perf_counter()
+        model.fit(split)
+        seconds = time.perf_counter() - start
+        row = {"model": name, **metrics_row(evaluate(model, split, ks=(20,))),
+               "train_seconds": round(seconds, 2),
+               "epochs": getattr(model, "epochs_trained_", None),
+               "best_epoch": getattr(model, "best_epoch_", None)}
+        print(json.dumps(row), flush=True)
+
+    rows = [metrics_row(evaluate(RandomScores(split.n_items, seed), split, ks=(20,)))
+            for seed in range(5)]
+    mean = {key: round(float(np.mean([r[key] for r in rows])), 5) for key in rows[0]}
+    print(json.dumps({"model": "random", **mean, "train_seconds": 0.0}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

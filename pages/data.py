@@ -1,0 +1,46 @@
+"""Data: choose the sample, the seed example or your own files; map columns; split; inspect."""
+
+import streamlit as st
+
+from ui import cache, data_form, state, widgets
+
+st.title("Data")
+st.markdown("Load interactions (who interacted with what), optionally with item and user "
+            "metadata. Several datasets can be loaded and named in one session.")
+
+if message := state.pop_flash():
+    st.success(message)
+files = data_form.choose_files()
+if files is not None:
+    mapping = data_form.column_mapping(files) if files.default_name not in cache.BUNDLED else None
+    with st.container(border=True):
+        opts = data_form.options()
+        name = st.text_input("Name this dataset", value=files.default_name,
+                             key=f"opt_name_{files.default_name}")
+        submitted = st.button("Load dataset", type="primary", key="load_button")
+    if submitted:
+        ds = data_form.load_choice(files, mapping, opts, name.strip() or files.default_name)
+        if ds is not None:
+            state.flash(f"Loaded “{state.current_name()}”: {ds.n_users:,} users, "
+                        f"{ds.n_items:,} items, {ds.n_interactions:,} interactions.")
+            st.rerun()
+
+ds = state.current_dataset()
+if ds is None:
+    st.stop()
+st.divider()
+st.subheader(f"Current dataset: {state.current_name()}")
+widgets.report(ds.report)
+st.markdown(data_form.split_summary(ds))
+key = ds.content_hash()
+widgets.summary_metrics(cache.dataset_stats(key, ds), ds)
+widgets.figures_grid(cache.stats_figures(key, ds),
+                     ["ratings", "user_degree", "item_degree", "long_tail"])
+
+with st.expander(f"Datasets in this session ({len(state.registry())})"):
+    for other in list(state.registry()):
+        c1, c2 = st.columns([4, 1])
+        c1.markdown(f"**{other}**: {state.registry()[other]!r}")
+        if c2.button("Remove", key=f"remove_{other}", disabled=len(state.registry()) == 1):
+            state.remove_dataset(other)
+            st.rerun()

@@ -1,0 +1,60 @@
+"""Evaluation: every saved run's metrics side by side, in charts and as a table."""
+
+import streamlit as st
+
+from recsys_core.viz import eval_charts as ev
+from ui import explore, runs
+
+st.title("Evaluation")
+st.markdown("Compare saved runs across models and datasets. Each chart says how its numbers "
+            "were computed; the camera icon in a chart's toolbar saves it as PNG.")
+
+saved = runs.runs_frame()
+if saved.empty:
+    st.info("No saved runs yet: train a model on the Train page.")
+    st.stop()
+labels = dict(zip(saved["run"], saved["model"] + " · " + saved["dataset"] + " · " + saved["run"]))
+chosen = st.multiselect("Runs to compare", saved["run"].tolist(),
+                        default=saved["run"].tolist()[:8], key="eval_runs",
+                        format_func=labels.get)
+frame = explore.evaluations(chosen)
+if frame.empty:
+    st.info("Choose at least one run that was evaluated (its dataset had a test part).")
+    st.stop()
+
+ranking = frame[frame["protocol"] == ev.FULL_RANKING]
+ks = sorted(int(k) for k in ranking["k"].dropna().unique())
+metrics = [m for m in ("recall", "ndcg", "precision", "hit_rate", "map", "mrr")
+           if m in set(ranking["metric"])]
+segments = ev._segment_order(ranking["segment"].unique())
+c1, c2, c3 = st.columns(3)
+metric = c1.selectbox("Metric", metrics, key="eval_metric", help=None)
+k = c2.selectbox("K", ks, index=ks.index(20) if 20 in ks else 0, key="eval_k")
+segment = c3.selectbox("Users / items", segments, key="eval_segment",
+                       help="all, user activity quartiles, or held-out items with (warm) "
+                            "and without (cold) training interactions")
+st.caption(f"**{metric}@K**: {ev.METRIC_HELP[metric]}. {ev.protocol_help(ev.FULL_RANKING)}")
+
+
+def chart(fig, name: str) -> None:
+    st.plotly_chart(fig, key=f"eval_{name}", config=ev.png_config(name))
+
+
+chart(ev.metric_bar(frame, metric, k, segment), f"{metric}_at_{k}")
+chart(ev.metric_vs_k(frame, segment=segment), "recall_ndcg_vs_k")
+chart(ev.segment_bars(frame, metric, k), f"{metric}_by_segment")
+chart(ev.coverage_popularity(frame, k), "coverage_popularity")
+
+st.subheader("Classification metrics (the seed article's)")
+st.caption(ev.protocol_help("sampled negatives"))
+st.dataframe(ev.classification_table(frame, segment), hide_index=True, key="eval_cls")
+curves, aucs = explore.roc_curves(chosen)
+if curves:
+    chart(ev.roc_figure(curves, aucs), "roc_curves")
+else:
+    st.info("The chosen runs have no ROC points.")
+
+st.subheader("All numbers")
+st.dataframe(frame, hide_index=True, key="eval_table")
+st.download_button("Download the table (CSV)", frame.to_csv(index=False).encode("utf-8"),
+                   file_name="evaluation.csv", mime="text/csv", key="eval_download")

@@ -1,0 +1,262 @@
+r"""Text-LightGCN: LightGCN over ID embeddings fused with projected language-model text.
+
+Every node starts from a learnable ID embedding plus a learned projection of
+its frozen text embedding (:mod:`recsys_core.text`: an item's text, a user's
+profile text and/or the mean of their training items' texts),
+
+.. math::
+    e^{(0)}_n = m_n\, x_n + W t_n, \qquad
+    E^{(l+1)} = \tilde A E^{(l)}, \qquad
+    z_n = \frac{1}{L+1} \sum_{l=0}^{L} e^{(l)}_n,
+
+with :math:`\tilde A = D^{-1/2} A D^{-1/2}` the normalised training graph
+(LightGCN, He et al., SIGIR 2020) and :math:`m_n = 0` for nodes without
+training interactions (their ID was never trained). Two content towers map
+text alone into the same space, :math:`c_i = g(t_i)` and :math:`c_u = h(t_u)`
+(two-layer MLPs). The score is :math:`\hat y_{ui} = \tilde z_u^\top \tilde z_i`
+where :math:`\tilde z_i = z_i` for items with training interactions and
+:math:`\tilde z_i = c_i` for items without (likewise for users).
+
+Training minimises BPR over (user, positive, negative) triples plus an
+alignment term and L2,
+
+.. math::
+    \mathcal{L} = -\log\sigma(\hat u^\top \hat\imath^{+} - \hat u^\top \hat\imath^{-})
+    + \lambda_a \big(\lVert c_i - \mathrm{sg}(z_i)\rVert^2 + \lVert c_u - \mathrm{sg}(z_u)\rVert^2\big)
+    + \lambda \lVert \Theta_{\text{batch}} \rVert^2,
+
+where :math:`\hat\imath = c_i` with probability ``item_dropout`` and
+:math:`z_i` otherwise (:math:`\hat u` likewise with ``user_dropout``) and
+``sg`` stops gradients. Why these choices:
+
+- **ID dropout into the content view** (DropoutNet, Volkovs et al., NeurIPS
+  2017): an item with no interactions has no ID and no neighbours, so at
+  serving time only its text tower speaks. Replacing a random share of the
+  batch's item (and user) representations by their content view trains the
+  towers with the same BPR objective against the same user vectors, so cold
+  item scores are on the scale of warm ones and cold items can be ranked among
+  all items. The graph pathway still sees most samples, so warm accuracy is
+  kept.
+- **Alignment** of the content view to the (stopped) graph view (as in
+  CLCRec, Wei et al., MM 2021, here as a regression rather than contrastive)
+  makes :math:`c_i` a predictor of where the item's collaborative embedding
+  would be, which is what a cold item needs; stopping the gradient keeps the
+  graph view from being pulled towards text.
+- **Text inside** :math:`e^{(0)}`: warm nodes get their text too, so sparse
+  items borrow strength from similar texts through propagation — the warm
+  gain over plain LightGCN.
+- Negatives without training interactions are skipped: nothing is known
+  about them, and pushing them down would teach the towers to bury exactly
+  the items cold start is for.
+
+Cold users: ``recommend_for_text`` scores :math:`h(t)` for the sentence
+embedding :math:`t`; ``recommend_for_items`` folds the user into the graph
+without retraining: :math:`e^{(0)}_u = W t_u` (:math:`t_u` the mean liked-item
+text) and :math:`e^{(l+1)}_u = \sum_{i} e^{(l)}_i / \sqrt{n (d_i + 1)}` over the
+:math:`n` liked items (the new user's own effect on the items is ignored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from recsys_core.coldstart import ColdStartMixin
+from recsys_core.data.dataset import Dataset
+from recsys_core.graph import normalized_adjacency
+from recsys_core.models.base import EmbeddingRecommender
+from recsys_core.models.lightgcn import propagate
+from recsys_core.text import TextEncoder, dataset_text_features, get_encoder
+
+
+def content_tower(text_dim: int, dim: int) -> torch.nn.Sequential:
+    """Text [t] -> embedding [dim]: Linear, LeakyReLU, Linear."""
+    return torch.nn.Sequential(torch.nn.Linear(text_dim, dim), torch.nn.LeakyReLU(0.2),
+                               torch.nn.Linear(dim, dim))
+
+
+class TextLightGCNModule(torch.nn.Module):
+    """ID + projected text ego embeddings, LightGCN propagation and two content towers.
+
+    Follows the embedding protocol of :mod:`recsys_core.train`; ``forward``
+    returns the graph view, :meth:`content` the text-only view.
+    """
+
+    def __init__(self, n_users: int, n_items: int, dim: int, layers: int, adj: Tensor,
+                 user_text: Tensor, item_text: Tensor):
+        super().__init__()
+        self.n_users, self.n_items, self.layers = n_users, n_items, layers
+        text_dim = item_text.shape[1]
+        self.embedding = torch.nn.Embedding(n_users + n_items, dim)  # ID embeddings x_n
+        self.project = torch.nn.Linear(text_dim, dim, bias=False)  # W
+        self.user_tower = content_tower(text_dim, dim)  # h
+        self.item_tower = content_tower(text_dim, dim)  # g
+        self.adj = adj  # [N, N] CSR; rebuilt from the dataset, never saved
+        # Frozen inputs, recomputed from the text cache on load (not saved).
+        self.register_buffer("text", torch.cat([user_text, item_text]), persistent=False)  # [N, t]
+        degree = torch.diff(adj.crow_indices())
+        self.register_buffer("warm", degree > 0, persistent=False)  # [N] has training edges
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        torch.nn.init.normal_(self.embedding.weight, std=0.1)  # LightGCN's initialisation
+        torch.nn.init.xavier_uniform_(self.project.weight)
+        for tower in (self.user_tower, self.item_tower):
+            for layer in tower:
+                if isinstance(layer, torch.nn.Linear):
+                    layer.reset_parameters()
+
+    def ego_all(self) -> Tensor:
+        """[N, dim] layer-0 embeddings ``m * x + W t``."""
+        ids = self.embedding.weight * self.warm.unsqueeze(1)
+        return ids + self.project(self.text)
+
+    def forward(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
+        """Graph view z of the given users [B, d] and items [M, d]."""
+        nodes = torch.cat([users, items + self.n_users])
+        out = propagate(self.adj, self.ego_all(), self.layers, nodes)  # [B + M, d]
+        return out[: len(users)], out[len(users):]
+
+    def content(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
+        """Text-only view c of the given users [B, d] and items [M, d]."""
+        return (self.user_tower(self.text[users]),
+                self.item_tower(self.text[items + self.n_users]))
+
+    def ego(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
+        weight = self.embedding.weight
+        return weight.index_select(0, users), weight.index_select(0, items + self.n_users)
+
+    def layer_embeddings(self) -> list[Tensor]:
+        """[E^0, ..., E^L], each [N, d]."""
+        out = [self.ego_all()]
+        for _ in range(self.layers):
+            out.append(self.adj @ out[-1])
+        return out
+
+    def embeddings(self) -> tuple[Tensor, Tensor]:
+        z = propagate(self.adj, self.ego_all(), self.layers)  # [N, d]
+        c = torch.cat([self.user_tower(self.text[: self.n_users]),
+                       self.item_tower(self.text[self.n_users:])])  # [N, d]
+        out = torch.where(self.warm.unsqueeze(1), z, c)  # cold nodes speak through text
+        return out[: self.n_users], out[self.n_users:]
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(users={self.n_users}, items={self.n_items}, "
+                f"dim={self.embedding.embedding_dim}, text_dim={self.text.shape[1]}, "
+                f"layers={self.layers})")
+
+
+class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
+    """LightGCN fused with text embeddings, trained for cold start; see the module docstring.
+
+    Training parameters as :class:`~recsys_core.models.lightgcn.LightGCN`
+    (Adam, BPR, early stopping on validation NDCG@20), plus:
+
+    Args:
+        text_model: local sentence-transformers folder (None: bundled all-MiniLM-L6-v2).
+        item_dropout: probability that an item in a batch is seen through its text tower only.
+        user_dropout: the same for users.
+        align: weight of the content-to-graph alignment loss.
+        rating_weighted / profile_weight / use_profiles: how user text features
+            are built (:func:`recsys_core.text.user_text_features`).
+    """
+
+    name = "text_lightgcn"
+
+    def __init__(self, dim: int = 64, layers: int = 3, lr: float = 1e-3, batch_size: int = 2048,
+                 epochs: int = 200, reg: float = 1e-4, seed: int = 0, patience: int = 5,
+                 eval_every: int = 1, valid_fraction: float = 0.1,
+                 max_seconds: float | None = None, text_model: str | None = None,
+                 item_dropout: float = 0.3, user_dropout: float = 0.1, align: float = 0.1,
+                 rating_weighted: bool = False, profile_weight: float = 0.5,
+                 use_profiles: bool = True):
+        self.dim = dim
+        self.layers = layers
+        self.lr = lr
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.reg = reg
+        self.seed = seed
+        self.patience = patience
+        self.eval_every = eval_every
+        self.valid_fraction = valid_fraction
+        self.max_seconds = max_seconds
+        self.text_model = text_model
+        self.item_dropout = item_dropout
+        self.user_dropout = user_dropout
+        self.align = align
+        self.rating_weighted = rating_weighted
+        self.profile_weight = profile_weight
+        self.use_profiles = use_profiles
+
+    def encoder(self) -> TextEncoder:
+        return get_encoder(self.text_model)
+
+    def text_features(self, dataset: Dataset) -> tuple[Tensor, Tensor]:
+        """(user [U, t], item [I, t]) text features from the training interactions."""
+        items, users = dataset_text_features(
+            dataset, self.encoder(), rating_weighted=self.rating_weighted,
+            profile_weight=self.profile_weight, use_profiles=self.use_profiles)
+        return torch.as_tensor(users), torch.as_tensor(items)
+
+    def build_module(self, dataset: Dataset) -> TextLightGCNModule:
+        users, items = self.text_features(dataset)
+        adj = normalized_adjacency(dataset, "train")
+        return TextLightGCNModule(dataset.n_users, dataset.n_items, self.dim, self.layers, adj,
+                                  users, items)
+
+    def fit(self, dataset: Dataset, callbacks: Sequence[Any] = ()) -> TextLightGCN:
+        from recsys_core.train import train_bpr
+
+        return train_bpr(self, dataset, self.train_config(), callbacks, loss_fn=self.loss)
+
+    def loss(self, module: TextLightGCNModule, batch) -> Tensor:
+        """BPR with DropoutNet-style content substitution, alignment and L2 (module docstring)."""
+        keep = module.warm[batch.neg + module.n_users]  # skip negatives never interacted with
+        users, pos, neg = batch.users[keep], batch.pos[keep], batch.neg[keep]
+        if len(users) == 0:
+            return module.embedding.weight.sum() * 0.0
+        items = torch.cat([pos, neg])
+        z_users, z_items = module(users, items)  # [B, d], [2B, d]
+        c_users, c_items = module.content(users, items)  # [B, d], [2B, d]
+        drop_users = torch.rand(len(users)) < self.user_dropout  # [B]
+        drop_items = torch.rand(len(items)) < self.item_dropout  # [2B]
+        u = torch.where(drop_users.unsqueeze(1), c_users, z_users)
+        i = torch.where(drop_items.unsqueeze(1), c_items, z_items)
+        b = len(users)
+        pos_scores = (u * i[:b]).sum(1)  # [B]
+        neg_scores = (u * i[b:]).sum(1)  # [B]
+        ranking = -F.logsigmoid(pos_scores - neg_scores).mean()
+        align = ((c_items - z_items.detach()).pow(2).sum(1).mean()
+                 + (c_users - z_users.detach()).pow(2).sum(1).mean())
+        ego_users, ego_items = module.ego(users, items)
+        l2 = (ego_users.pow(2).sum() + ego_items.pow(2).sum()
+              + c_users.pow(2).sum() + c_items.pow(2).sum()) / (2 * b)
+        return ranking + self.align * align + self.reg * l2
+
+    # ---------------------------------------------------------------- cold start
+    def text_user_vector(self, text_vector: Tensor) -> Tensor:
+        with torch.no_grad():
+            return self.module_.user_tower(text_vector.unsqueeze(0))[0]
+
+    def items_user_vector(self, items: np.ndarray) -> Tensor:
+        module = self.module_
+        with torch.no_grad():
+            layers = module.layer_embeddings()  # L+1 x [N, d]
+            idx = torch.as_tensor(items) + module.n_users
+            text = module.text[idx].mean(0)  # [t]
+            text = text / text.norm().clamp_min(1e-12)
+            degree = torch.diff(module.adj.crow_indices())[idx].float()  # [n]
+            weight = (1.0 / torch.sqrt(len(items) * (degree + 1.0))).unsqueeze(1)  # [n, 1]
+            total = module.project(text)  # e_u^(0): no ID for a new user
+            for layer in layers[:-1]:
+                total = total + (weight * layer[idx]).sum(0)  # e_u^(l+1)
+            return total / (module.layers + 1)
+
+    def scoring_item_vectors(self) -> Tensor:
+        return self._final()[1]

@@ -1,0 +1,342 @@
+"""Self-contained pyvis (vis.js) HTML of an ego network.
+
+``ego_html(ego)`` turns a :class:`~recsys_core.graph.EgoNetwork` (or any graph
+whose nodes carry the attributes :func:`recsys_core.graph.ego_network` sets)
+into one HTML document that a page can embed in an iframe:
+
+- users are blue dots, items orange squares (or coloured by their first
+  genre); node size grows with the log of the degree; the centre has a dark
+  border; edge width grows with the rating;
+- hovering shows id, title, degree, hop and rating;
+- the layout is computed here with a seeded spring layout, so the same graph
+  draws the same way on every rerun, with physics on or off;
+- a set of nodes and edges can be highlighted (the rest is dimmed), as the
+  message-passing view does for the neighbours that send messages.
+
+Safety: vis.js is inlined (no network access, no third-party script tags).
+Node and edge data reach the page only as JSON that escapes ``<``, ``>``, ``&``
+and quotes, so no data string can close the script block. Labels are drawn on
+the canvas as plain text. Tooltips are small HTML fragments built here from
+values passed through :func:`html.escape`; a title such as
+``<img src=x onerror=alert(1)>`` is shown as those characters and runs nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import math
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import jinja2
+import networkx as nx
+import numpy as np
+from pyvis.network import Network
+
+USER_COLOR = "#4C78A8"
+ITEM_COLOR = "#F58518"
+CENTER_BORDER = "#222222"
+HIGHLIGHT_COLOR = "#D62728"
+EDGE_COLOR = "#B0B0B0"
+DIMMED_OPACITY = 0.25
+#: Genre colours (Tableau 10 without the user blue), cycled in order of first appearance.
+GENRE_PALETTE = ("#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2",
+                 "#FF9DA6", "#9D755D", "#BAB0AC", "#79706E")
+NO_GENRE_COLOR = "#BAB0AC"
+LABEL_CHARS = 28  # canvas labels are cut to this many characters; tooltips show everything
+
+# Tooltips travel in a "tip" field that pyvis does not inspect (it switches to an
+# innerHTML popup template when a "title" contains "href"); this script turns each
+# tip into the element vis.js shows on hover. Tips hold only escaped values.
+_TOOLTIP_SCRIPT = """
+                  // Tooltips: HTML built from escaped values; shown as elements.
+                  function graphrecTip(markup) {
+                      var box = document.createElement("div");
+                      box.className = "graphrec-tip";
+                      box.innerHTML = markup;
+                      return box;
+                  }
+                  nodes.forEach(function (n) {
+                      if (n.tip) { nodes.update({id: n.id, title: graphrecTip(n.tip)}); }
+                  });
+                  edges.forEach(function (e) {
+                      if (e.tip) { edges.update({id: e.id, title: graphrecTip(e.tip)}); }
+                  });
+"""
+_TOOLTIP_STYLE = """
+             .graphrec-tip { font-family: sans-serif; font-size: 13px; line-height: 1.35;
+                             max-width: 320px; white-space: normal; }
+             .graphrec-tip b { font-size: 14px; }
+             .graphrec-legend { position: absolute; top: 8px; left: 8px; z-index: 5;
+                                background: rgba(255,255,255,0.85); padding: 4px 8px;
+                                font-family: sans-serif; font-size: 12px;
+                                border: 1px solid #ddd; border-radius: 4px; }
+             .graphrec-legend span { display: inline-block; width: 10px; height: 10px;
+                                     margin: 0 4px 0 10px; vertical-align: middle; }
+"""
+_REMOTE_TAG = re.compile(
+    r"<script\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^>]*>\s*</script>"
+    r"|<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//[^>]*>",
+    re.IGNORECASE)
+# A commented-out script tag in the pyvis template (it points at a node_modules path).
+_DEAD_COMMENT = re.compile(r"<!--\s*<link[^>]*node_modules.*?-->", re.DOTALL)
+
+
+def ego_html(ego: Any, *, color_by: str = "kind", physics: bool = False,
+             highlight_nodes: Iterable[int] = (), highlight_edges: Iterable[tuple[int, int]] = (),
+             height: int = 600, seed: int = 0, layout_method: str = "spring",
+             labels: str = "auto", legend: bool = True) -> str:
+    """A complete HTML page drawing the graph; see the module docstring.
+
+    Args:
+        ego: an :class:`~recsys_core.graph.EgoNetwork` or a networkx graph.
+        color_by: "kind" (users blue, items orange) or "genre" (items by first genre).
+        physics: let vis.js keep simulating forces (nodes can be dragged and settle);
+            off, nodes stay exactly at the seeded layout.
+        highlight_nodes / highlight_edges: node numbers and (u, v) pairs to emphasise;
+            when any is given everything else is dimmed.
+        height: pixel height of the drawing.
+        seed: layout seed; the same graph and seed give the same picture.
+        layout_method: "spring" or "radial" (rings by hop), see :func:`layout`.
+        labels: "all", "near" (the centre, its neighbours and highlighted nodes; the
+            rest show theirs on hover) or "auto" ("all" up to 60 nodes, else "near").
+        legend: draw a small colour key in the corner.
+    """
+    if color_by not in ("kind", "genre"):
+        raise ValueError(f"color_by must be 'kind' or 'genre', got {color_by!r}")
+    if labels not in ("all", "near", "auto"):
+        raise ValueError(f"labels must be 'all', 'near' or 'auto', got {labels!r}")
+    g: nx.Graph = ego if isinstance(ego, nx.Graph) else ego.graph
+    center = None if isinstance(ego, nx.Graph) else ego.center
+    hi_nodes = {int(n) for n in highlight_nodes}
+    hi_edges = {frozenset((int(u), int(v))) for u, v in highlight_edges}
+    dim = bool(hi_nodes or hi_edges)
+    if labels == "auto":
+        labels = "all" if g.number_of_nodes() <= 60 else "near"
+
+    positions = layout(g, seed=seed, method=layout_method)
+    genre_colors = genre_color_map(g) if color_by == "genre" else {}
+    max_rating = max((float(r) for _, _, r in g.edges(data="rating", default=1.0)), default=1.0)
+
+    net = Network(height=f"{int(height)}px", width="100%", bgcolor="#ffffff",
+                  font_color="#333333", cdn_resources="in_line")
+    net.templateEnv = _template_env(net.template_dir)  # compile the 1 MB template once
+    for n in sorted(g.nodes):
+        d = g.nodes[n]
+        is_user = d.get("kind") == "user"
+        fill = USER_COLOR if is_user else (
+            _first_genre_color(d, genre_colors) if color_by == "genre" else ITEM_COLOR)
+        border = CENTER_BORDER if n == center else fill
+        width = 3 if n == center else 1
+        if n in hi_nodes:
+            border, width = HIGHLIGHT_COLOR, 4
+        x, y = positions[n]
+        labelled = labels == "all" or n in hi_nodes or (d.get("hop") or 0) <= 1
+        net.add_node(
+            int(n), label=_short(str(d.get("label", n))) if labelled else " ",
+            shape="dot" if is_user else "square",
+            color={"background": fill, "border": border,
+                   "highlight": {"background": fill, "border": HIGHLIGHT_COLOR}},
+            borderWidth=width, x=x, y=y,
+            # A square of size s is 2s wide, a dot 2s across: shrink squares to match areas.
+            size=max(node_size(d.get("degree", 1)), 14.0 if n == center else 0.0)
+            * (1.0 if is_user else 0.85),
+            opacity=DIMMED_OPACITY if dim and n not in hi_nodes else 1.0,
+            tip=node_tooltip(d, is_center=n == center))
+    for u, v, d in sorted(g.edges(data=True), key=lambda e: (min(e[:2]), max(e[:2]))):
+        rating = float(d.get("rating", 1.0))
+        key = frozenset((int(u), int(v)))
+        color = HIGHLIGHT_COLOR if key in hi_edges else EDGE_COLOR
+        if dim and key not in hi_edges:
+            color = _fade(EDGE_COLOR)
+        net.add_edge(int(u), int(v), width=(4.0 if key in hi_edges else 0.5)
+                     + 2.0 * rating / max_rating, color=color,
+                     tip=edge_tooltip(g.nodes[u], g.nodes[v], rating))
+
+    net.options = {
+        "physics": {"enabled": bool(physics), "solver": "barnesHut",
+                    "barnesHut": {"gravitationalConstant": -4000, "springLength": 120,
+                                  "springConstant": 0.02, "damping": 0.3},
+                    "stabilization": {"enabled": bool(physics), "iterations": 150,
+                                      "fit": True}},
+        "layout": {"randomSeed": int(seed), "improvedLayout": False},
+        "interaction": {"hover": True, "tooltipDelay": 120, "hideEdgesOnDrag": True},
+        "nodes": {"font": {"size": 12, "face": "sans-serif"}},
+        "edges": {"smooth": False},
+    }
+    page = net.generate_html()
+    page = _strip_remote_resources(page)
+    page = page.replace("network = new vis.Network(container, data, options);",
+                        _TOOLTIP_SCRIPT + "\n                  "
+                        "network = new vis.Network(container, data, options);", 1)
+    page = page.replace("</style>", _TOOLTIP_STYLE + "</style>", 1)
+    if legend:
+        page = page.replace('<div id="mynetwork"', _legend_html(g, color_by, genre_colors)
+                            + '\n            <div id="mynetwork"', 1)
+    if "graphrecTip" not in page:  # the template changed: refuse rather than lose tooltips
+        raise RuntimeError("unexpected pyvis template: could not install tooltips")
+    return page
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def layout(g: nx.Graph, seed: int = 0, method: str = "spring", scale: float = 450.0
+           ) -> dict[int, tuple[float, float]]:
+    """Node positions in vis.js pixel coordinates; identical for identical input.
+
+    "radial": the centre (hop 0) in the middle and one ring per hop, each ring
+    ordered by the angle of the nodes' neighbours on the ring inside it, so few
+    edges cross. "spring": a seeded Fruchterman-Reingold layout started from the
+    radial one (which also makes it converge in fewer iterations). The seed turns
+    each ring by a random angle, so another seed gives another picture.
+    """
+    if method not in ("spring", "radial"):
+        raise ValueError(f"layout must be 'spring' or 'radial', got {method!r}")
+    if g.number_of_nodes() == 0:
+        return {}
+    nodes = sorted(g.nodes)
+    hop = {n: g.nodes[n].get("hop") for n in nodes}
+    if any(h is None for h in hop.values()):  # not an ego network: rings by distance
+        root = max(nodes, key=lambda n: (g.degree[n], -n))
+        dist = nx.single_source_shortest_path_length(g, root)
+        far = max(dist.values(), default=0) + 1
+        hop = {n: dist.get(n, far) for n in nodes}
+    angle: dict[int, float] = {}
+    pos: dict[int, tuple[float, float]] = {}
+    turn = np.random.default_rng(seed).random(len(nodes) + 1) * 2 * math.pi  # ring rotations
+    for ring in sorted(set(hop.values())):
+        members = [n for n in nodes if hop[n] == ring]
+        if ring == 0 and len(members) == 1:
+            angle[members[0]], pos[members[0]] = 0.0, (0.0, 0.0)
+            continue
+
+        def inner_angle(n: int, ring: int = ring) -> float:
+            inner = [angle[m] for m in g.neighbors(n) if hop.get(m) == ring - 1 and m in angle]
+            return math.atan2(sum(map(math.sin, inner)), sum(map(math.cos, inner))) \
+                if inner else 0.0
+
+        members.sort(key=lambda n: (inner_angle(n), n))
+        radius = ring if ring else 0.5
+        for k, n in enumerate(members):
+            a = 2 * math.pi * k / len(members) + turn[ring]
+            angle[n] = a
+            pos[n] = (radius * math.cos(a), radius * math.sin(a))
+    if method == "spring":
+        h = nx.Graph()
+        h.add_nodes_from(nodes)
+        h.add_edges_from(sorted((min(u, v), max(u, v)) for u, v in g.edges))
+        k = 1.5 / math.sqrt(len(nodes))
+        pos = nx.spring_layout(h, pos=pos, seed=seed, k=k, iterations=30)
+    else:
+        top = max(max(abs(x), abs(y)) for x, y in pos.values()) or 1.0
+        pos = {n: (x / top, y / top) for n, (x, y) in pos.items()}
+    return {n: (round(float(pos[n][0]) * scale, 2), round(float(pos[n][1]) * scale, 2))
+            for n in nodes}
+
+
+def node_size(degree: Any) -> float:
+    """Marker size (vis.js radius): 5 px plus 2 px per doubling of the degree, at most 25."""
+    return round(min(25.0, 5.0 + 2.0 * math.log2(1.0 + max(float(degree), 0.0))), 2)
+
+
+def node_tooltip(d: dict[str, Any], is_center: bool = False) -> str:
+    """Tooltip markup of one node; every value is HTML-escaped."""
+    kind = d.get("kind", "node")
+    esc = _esc
+    head = esc(d.get("title") or d.get("label") or d.get("id", "")) if kind == "item" else (
+        f"User {esc(d.get('id', d.get('label', '')))}")
+    lines = [f"<b>{head}</b>"]
+    if kind == "item":
+        lines.append(f"item id: {esc(d.get('id', ''))}")
+        if d.get("genres"):
+            lines.append(f"genres: {esc(', '.join(map(str, d['genres'])))}")
+    lines.append(f"{esc(d.get('degree', 0))} interactions")
+    if is_center:
+        lines.append("centre of this view")
+    else:
+        hop = d.get("hop")
+        if hop is not None:
+            lines.append(f"{esc(hop)} hop{'s' if hop != 1 else ''} from the centre")
+    if d.get("rating_to_center") is not None:
+        lines.append(f"rating with the centre: {_num(d['rating_to_center'])}")
+    return "<br>".join(lines)
+
+
+def edge_tooltip(a: dict[str, Any], b: dict[str, Any], rating: float) -> str:
+    """Tooltip markup of one interaction: who, what, rating."""
+    user, item = (a, b) if a.get("kind") == "user" else (b, a)
+    title = item.get("title") or item.get("label") or item.get("id", "")
+    return (f"<b>{_esc(user.get('id', user.get('label', '')))}</b> → {_esc(title)}"
+            f"<br>rating: {_num(rating)}")
+
+
+def genre_color_map(g: nx.Graph) -> dict[str, str]:
+    """First genre of each item -> colour, in order of item node number (stable)."""
+    colors: dict[str, str] = {}
+    for n in sorted(g.nodes):
+        genres = g.nodes[n].get("genres") or []
+        if g.nodes[n].get("kind") == "item" and genres and genres[0] not in colors:
+            colors[genres[0]] = GENRE_PALETTE[len(colors) % len(GENRE_PALETTE)]
+    return colors
+
+
+def _first_genre_color(d: dict[str, Any], colors: dict[str, str]) -> str:
+    genres = d.get("genres") or []
+    return colors.get(genres[0], NO_GENRE_COLOR) if genres else NO_GENRE_COLOR
+
+
+def _legend_html(g: nx.Graph, color_by: str, genre_colors: dict[str, str]) -> str:
+    entries: list[tuple[str, str | None]] = [("users (dots)", USER_COLOR)]
+    if color_by == "genre":
+        shown = list(genre_colors.items())[: len(GENRE_PALETTE)]
+        entries.append(("items (squares) by first genre:", None))
+        entries += [(genre, color) for genre, color in shown]
+        if len(genre_colors) > len(shown):
+            entries.append((f"+{len(genre_colors) - len(shown)} more genres (colours repeat)",
+                            NO_GENRE_COLOR))
+        if any(d.get("kind") == "item" and not d.get("genres") for _, d in g.nodes(data=True)):
+            entries.append(("no genre", NO_GENRE_COLOR))
+    else:
+        entries.append(("items (squares)", ITEM_COLOR))
+    swatches = "".join(f'<span style="background:{c}"></span>{_esc(label)}' if c
+                       else f" &nbsp;{_esc(label)}" for label, c in entries)
+    return f'<div class="graphrec-legend">{swatches}</div>'
+
+
+@functools.lru_cache(maxsize=2)
+def _template_env(template_dir: str) -> jinja2.Environment:
+    """One jinja environment per process, so pyvis' template (with vis.js included
+    inline) is parsed once rather than on every drawing."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(template_dir))
+
+
+def _strip_remote_resources(page: str) -> str:
+    """Drop the CDN tags pyvis adds (bootstrap) so the page never reaches the network."""
+    page = _REMOTE_TAG.sub("", page)
+    page = _DEAD_COMMENT.sub("", page)
+    if re.search(r"<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//", page,
+                 re.IGNORECASE):
+        raise RuntimeError("pyvis output still references a remote resource")
+    return page
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1].rstrip() + "…"
+
+
+def _fade(hex_color: str) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{DIMMED_OPACITY})"
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _num(value: Any) -> str:
+    v = float(value)
+    return str(int(v)) if v.is_integer() else f"{v:g}"

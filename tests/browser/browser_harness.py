@@ -1,0 +1,141 @@
+"""Drive the dashboard in a real browser: a Streamlit server on a free port plus Chromium.
+
+Used by the browser tests (through the fixtures in ``conftest.py``) and by
+``benchmarks/ui.py``. Chromium is Debian's (``apt-get install chromium``), run
+headless through Playwright's sync API.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+#: Page titles in the sidebar navigation -> URL path.
+PAGES = {"Home": "", "Data": "data", "Graph": "graph", "Message passing": "classroom"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StreamlitServer:
+    """``streamlit run app.py`` on a free local port; a context manager that stops it."""
+
+    def __init__(self, port: int | None = None, env: dict[str, str] | None = None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                    **(env or {})}
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.log = b""
+
+    def start(self, timeout: float = 60.0) -> StreamlitServer:
+        self.started_at = time.perf_counter()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+             "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                out = self.process.stdout.read().decode(errors="replace")
+                raise RuntimeError(f"streamlit exited with {self.process.returncode}:\n{out}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"streamlit did not answer on {self.url} within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+    def __enter__(self) -> StreamlitServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def launch_chromium(playwright):
+    """Debian's Chromium, headless, with nothing phoning home."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                      headless=True)
+
+
+def wait_idle(page, timeout: float = 30.0) -> None:
+    """Wait until the app has finished its current script run."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
+                           timeout=timeout * 1000)
+    # A click can start a run a moment later: give it that moment, then wait again.
+    page.wait_for_timeout(150)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
+                           timeout=timeout * 1000)
+
+
+def open_app(page, url: str, path: str = "", timeout: float = 60.0) -> None:
+    """Load a page of the app in a fresh session and wait for its first render."""
+    page.goto(f"{url}/{path}", wait_until="domcontentloaded")
+    wait_idle(page, timeout)
+
+
+def go_to(page, title: str, timeout: float = 60.0) -> None:
+    """Switch page with the sidebar navigation (keeps the session and its datasets)."""
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
+    page.wait_for_url(f"**/{PAGES[title]}" if PAGES[title] else "**/", timeout=timeout * 1000)
+    wait_idle(page, timeout)
+
+
+def upload(page, label: str, name: str, data: bytes, mime: str = "text/csv") -> None:
+    """Put a file into the st.file_uploader whose label is ``label``."""
+    box = page.locator('[data-testid="stFileUploader"]').filter(has_text=label).first
+    box.locator('input[type="file"]').set_input_files(
+        {"name": name, "mimeType": mime, "buffer": data})
+    wait_idle(page)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in the st.selectbox labelled ``label``."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+    box.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_idle(page)
+
+
+def selectbox_value(page, label: str) -> str:
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+    return box.locator('[data-baseweb="select"]').inner_text().strip()
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    tmp = path.with_suffix(".tmp.png")
+    page.screenshot(path=str(tmp), full_page=True)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,280 @@
+"""The pyvis ego-network page: self-contained, escaped, stable, and drawing what it is given."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import pyvis
+
+from recsys_core.data.dataset import Dataset
+from recsys_core.graph import ego_network
+from recsys_core.viz.graph_html import (
+    DIMMED_OPACITY,
+    EDGE_COLOR,
+    HIGHLIGHT_COLOR,
+    ITEM_COLOR,
+    NO_GENRE_COLOR,
+    USER_COLOR,
+    ego_html,
+    layout,
+    node_size,
+)
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def make_ds(rows, titles, genres) -> Dataset:
+    frame = pd.DataFrame(rows, columns=["u", "i", "r"])
+    user_ids = np.array(sorted(frame["u"].unique()), dtype=object)
+    item_ids = np.array(sorted(frame["i"].unique()), dtype=object)
+    inter = pd.DataFrame({
+        "user": pd.Index(user_ids).get_indexer(frame["u"]).astype(np.int64),
+        "item": pd.Index(item_ids).get_indexer(frame["i"]).astype(np.int64),
+        "rating": frame["r"].to_numpy(np.float32),
+        "timestamp": np.full(len(frame), np.nan),
+    })
+    items = pd.DataFrame({"title": [titles[i] for i in item_ids],
+                          "genres": [genres[i] for i in item_ids]})
+    return Dataset(inter, user_ids, item_ids, items=items)
+
+
+# Users u1 u2 (nodes 0, 1); items i1 i2 i3 (nodes 2, 3, 4).
+ROWS = [("u1", "i1", 5), ("u1", "i2", 4), ("u2", "i1", 3), ("u2", "i3", 2)]
+TITLES = {"i1": XSS, "i2": "Pride & Prejudice & Zombies", "i3": 'Say "when"; </script>'}
+GENRES = {"i1": "Sci-Fi|Drama", "i2": "Romance", "i3": ""}
+
+
+@pytest.fixture
+def ego():
+    return ego_network(make_ds(ROWS, TITLES, GENRES), "u1", hops=3)
+
+
+def _data(page: str, marker: str):
+    """The JSON value that follows ``marker`` in the page (as vis.js will read it)."""
+    start = page.index(marker) + len(marker)
+    value, _ = json.JSONDecoder().raw_decode(page, start)
+    return value
+
+
+def nodes_of(page: str) -> dict[int, dict]:
+    return {n["id"]: n for n in _data(page, "nodes = new vis.DataSet(")}
+
+
+def edges_of(page: str) -> dict[frozenset, dict]:
+    return {frozenset((e["from"], e["to"])): e for e in _data(page, "edges = new vis.DataSet(")}
+
+
+def options_of(page: str) -> dict:
+    return _data(page, "var options = ")
+
+
+class TagCollector(HTMLParser):
+    """Every start tag a browser's tokenizer would see (script bodies are raw text)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags_of(page: str) -> list[tuple[str, dict]]:
+    parser = TagCollector()
+    parser.feed(page)
+    return parser.tags
+
+
+# --------------------------------------------------------------------------- self-contained
+
+
+def test_vis_js_is_inlined_and_nothing_is_fetched(ego):
+    page = ego_html(ego)
+    vis_js = (Path(pyvis.__file__).parent / "templates/lib/vis-9.1.2/vis-network.min.js"
+              ).read_text(encoding="utf-8")
+    assert vis_js[:2000] in page
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.IGNORECASE)
+    assert not re.search(r"<link[^>]*\bhref\s*=", page, re.IGNORECASE)
+    for tag, attrs in tags_of(page):
+        assert "src" not in attrs and "href" not in attrs, (tag, attrs)
+
+
+# --------------------------------------------------------------------------- escaping
+
+
+def test_hostile_titles_are_text_not_markup(ego):
+    page = ego_html(ego)
+    # The raw markup never appears in the page source ...
+    assert XSS not in page
+    assert "</script>;" not in page and 'when"; </script>' not in page
+    # ... the tag structure is the same as for harmless titles ...
+    harmless = ego_network(make_ds(ROWS, {"i1": "A", "i2": "B", "i3": "C"}, GENRES), "u1", hops=3)
+    assert [t for t, _ in tags_of(page)] == [t for t, _ in tags_of(ego_html(harmless))]
+    assert "img" not in [t for t, _ in tags_of(page)]
+    # ... and the data vis.js receives shows the title as text.
+    nodes = nodes_of(page)
+    assert nodes[2]["label"] == "<img src=x onerror=alert(1)>"  # drawn on canvas as text
+    assert "<b>&lt;img src=x onerror=alert(1)&gt;</b>" in nodes[2]["tip"]
+    assert "Pride &amp; Prejudice &amp; Zombies" in nodes[3]["tip"]
+    assert "Say &quot;when&quot;; &lt;/script&gt;" in nodes[4]["tip"]
+    # Tooltip markup is only what the builder writes: no tag but b and br.
+    for node in nodes.values():
+        assert set(re.findall(r"<(/?\w+)", node["tip"])) <= {"b", "/b", "br"}
+    for edge in edges_of(page).values():
+        assert set(re.findall(r"<(/?\w+)", edge["tip"])) <= {"b", "/b", "br"}
+
+
+def test_tooltips_are_installed_as_elements(ego):
+    page = ego_html(ego)
+    script = page.index("function graphrecTip")
+    assert script < page.index("network = new vis.Network(container, data, options);")
+    assert "nodes.update({id: n.id, title: graphrecTip(n.tip)})" in page
+    assert all("title" not in n for n in nodes_of(page).values())  # only tips, no raw titles
+
+
+# --------------------------------------------------------------------------- appearance
+
+
+def test_users_and_items_differ_in_shape_and_colour(ego):
+    nodes = nodes_of(ego_html(ego))
+    for n in (0, 1):
+        assert nodes[n]["shape"] == "dot" and nodes[n]["color"]["background"] == USER_COLOR
+    for n in (2, 3, 4):
+        assert nodes[n]["shape"] == "square" and nodes[n]["color"]["background"] == ITEM_COLOR
+    assert nodes[0]["borderWidth"] == 3 and nodes[0]["color"]["border"] == "#222222"  # centre
+
+
+def test_items_coloured_by_first_genre():
+    ds = make_ds([("u1", "a", 5), ("u1", "b", 4), ("u1", "c", 3), ("u1", "d", 3)],
+                 {k: k.upper() for k in "abcd"},
+                 {"a": "Horror|Comedy", "b": "Comedy", "c": "Horror", "d": ""})
+    page = ego_html(ego_network(ds, "u1", hops=1), color_by="genre")
+    nodes = nodes_of(page)
+    a, b, c, d = (nodes[n]["color"]["background"] for n in (1, 2, 3, 4))
+    assert a == c != b  # same first genre, same colour
+    assert d == NO_GENRE_COLOR
+    assert nodes[0]["color"]["background"] == USER_COLOR
+    assert "Horror" in page[page.index("graphrec-legend\">"):]
+
+
+def test_node_size_follows_degree(ego):
+    assert node_size(0) == 5.0
+    assert node_size(1) == 7.0
+    assert node_size(3) == 9.0
+    assert node_size(10**9) == 25.0
+    sizes = [node_size(d) for d in range(0, 200)]
+    assert sizes == sorted(sizes)
+    nodes = nodes_of(ego_html(ego))
+    # u2 (degree 2, a dot) and i1 (degree 2, a square drawn at 0.85 to match area)
+    assert nodes[1]["size"] == pytest.approx(node_size(2))
+    assert nodes[2]["size"] == pytest.approx(node_size(2) * 0.85)
+    assert nodes[3]["size"] == pytest.approx(node_size(1) * 0.85)
+
+
+def test_tooltips_show_id_title_and_rating(ego):
+    page = ego_html(ego)
+    nodes, edges = nodes_of(page), edges_of(page)
+    assert nodes[0]["tip"].startswith("<b>User u1</b>")
+    assert "centre of this view" in nodes[0]["tip"]
+    assert "item id: i2" in nodes[3]["tip"]
+    assert "rating with the centre: 4" in nodes[3]["tip"]
+    assert "genres: Sci-Fi, Drama" in nodes[2]["tip"]
+    assert "2 interactions" in nodes[2]["tip"]
+    assert "2 hops from the centre" in nodes[1]["tip"]
+    assert edges[frozenset((1, 4))]["tip"] == ("<b>u2</b> → Say &quot;when&quot;; "
+                                               "&lt;/script&gt;<br>rating: 2")
+    # Edge width grows with rating.
+    assert edges[frozenset((0, 2))]["width"] > edges[frozenset((1, 4))]["width"]
+
+
+# --------------------------------------------------------------------------- layout and physics
+
+
+def test_layout_is_stable_across_reruns(ego):
+    assert ego_html(ego) == ego_html(ego)
+    shuffled = nx.Graph()
+    shuffled.add_nodes_from(sorted(ego.graph.nodes(data=True), reverse=True))
+    shuffled.add_edges_from(reversed(list(ego.graph.edges(data=True))))
+    assert layout(shuffled, seed=0) == layout(ego.graph, seed=0)  # insertion order is irrelevant
+    assert layout(ego.graph, seed=0) != layout(ego.graph, seed=1)
+    nodes = nodes_of(ego_html(ego, physics=True))
+    assert (nodes[3]["x"], nodes[3]["y"]) == layout(ego.graph, seed=0)[3]
+    assert options_of(ego_html(ego, seed=7))["layout"]["randomSeed"] == 7
+
+
+def test_physics_switch(ego):
+    assert options_of(ego_html(ego, physics=True))["physics"]["enabled"] is True
+    assert options_of(ego_html(ego, physics=False))["physics"]["enabled"] is False
+
+
+def test_radial_layout_puts_hops_on_rings(ego):
+    pos = layout(ego.graph, method="radial")
+    assert pos[0] == (0.0, 0.0)
+    radius = {n: math.hypot(*pos[n]) for n in pos}
+    assert radius[2] == pytest.approx(radius[3])  # both hop 1
+    assert radius[1] > radius[2] and radius[4] > radius[1]  # hop 2, then hop 3
+    with pytest.raises(ValueError, match="layout must be 'spring' or 'radial', got 'circle'"):
+        layout(ego.graph, method="circle")
+
+
+def test_plain_networkx_graph_without_hops_is_accepted():
+    g = nx.path_graph(4)
+    for n in g:
+        g.nodes[n].update(kind="user" if n % 2 == 0 else "item", label=f"n{n}", degree=g.degree[n])
+    nodes = nodes_of(ego_html(g))
+    assert set(nodes) == {0, 1, 2, 3}
+    assert nodes[1]["shape"] == "square"
+
+
+# --------------------------------------------------------------------------- highlight and labels
+
+
+def test_highlight_dims_everything_else(ego):
+    page = ego_html(ego, highlight_nodes=[0, 2], highlight_edges=[(2, 0)])
+    nodes, edges = nodes_of(page), edges_of(page)
+    assert nodes[2]["color"]["border"] == HIGHLIGHT_COLOR and nodes[2]["borderWidth"] == 4
+    assert nodes[0]["opacity"] == 1.0 and nodes[2]["opacity"] == 1.0
+    assert nodes[1]["opacity"] == DIMMED_OPACITY and nodes[4]["opacity"] == DIMMED_OPACITY
+    assert edges[frozenset((0, 2))]["color"] == HIGHLIGHT_COLOR
+    assert edges[frozenset((1, 4))]["color"].startswith("rgba(")
+    plain = ego_html(ego)
+    assert all(n["opacity"] == 1.0 for n in nodes_of(plain).values())
+    assert all(e["color"] == EDGE_COLOR for e in edges_of(plain).values())
+
+
+def test_far_nodes_lose_their_labels_on_big_graphs():
+    rows = [(f"u{k}", "hub", 4) for k in range(70)] + [("u0", "side", 3), ("u1", "far", 2)]
+    titles = {"hub": "Hub", "side": "Side", "far": "Far"}
+    ds = make_ds(rows, titles, {k: "" for k in titles})
+    ego = ego_network(ds, "u0", hops=3)
+    far = ds.n_users + ds.item_index("far")  # hop 3
+    nodes = nodes_of(ego_html(ego))
+    assert nodes[far]["label"] == " "  # shown on hover only
+    assert nodes[ds.n_users + ds.item_index("hub")]["label"] == "Hub"
+    assert nodes_of(ego_html(ego, labels="all"))[far]["label"] == "Far"
+    assert nodes_of(ego_html(ego, highlight_nodes=[far]))[far]["label"] == "Far"
+
+
+def test_long_labels_are_shortened_but_tooltips_keep_everything():
+    long_title = "The Extraordinarily Long and Winding Title of a Film (1999)"
+    ds = make_ds([("u1", "i1", 5)], {"i1": long_title}, {"i1": ""})
+    nodes = nodes_of(ego_html(ego_network(ds, "u1", hops=1)))
+    assert nodes[1]["label"] == "The Extraordinarily Long an…"
+    assert long_title in nodes[1]["tip"]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"color_by": "rating"}, "color_by must be 'kind' or 'genre', got 'rating'"),
+    ({"labels": "some"}, "labels must be 'all', 'near' or 'auto', got 'some'"),
+])
+def test_bad_arguments(ego, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ego_html(ego, **kwargs)

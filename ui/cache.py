@@ -1,0 +1,236 @@
+"""Every ``st.cache_*`` wrapper of the app, in one place.
+
+Parsing is keyed by a SHA-256 of the uploaded bytes (plus the options), so a
+file is parsed once however often the page reruns, and an identical upload in
+another session reuses the result. ``st.cache_data`` hands each caller its own
+copy, so sessions never share a mutable Dataset. Arguments starting with ``_``
+are not hashed: each such function takes an explicit key next to them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from recsys_core.data.dataset import Dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_DIR = ROOT / "sample_data"
+
+#: Bundled datasets: name -> (interactions, items, users) relative to the project root.
+BUNDLED: dict[str, tuple[str, str | None, str | None]] = {
+    "sample": ("sample_data/interactions.csv", "sample_data/items.csv", "sample_data/users.csv"),
+    "seed example": ("sample_data/seed_example/interactions.csv",
+                     "sample_data/seed_example/items.csv", None),
+}
+#: Split applied to the bundled sample on first start (the data page can change it).
+DEFAULT_SPLIT: dict[str, Any] = {"method": "random", "seed": 0, "test": 0.2, "valid": 0.1}
+# Lines of an upload read to show its columns before the full parse.
+_PEEK_LINES = 2000
+
+
+def upload_limit_mb() -> int:
+    """server.maxUploadSize from .streamlit/config.toml, in MB."""
+    return int(st.get_option("server.maxUploadSize"))
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def named_bytes(name: str, data: bytes) -> io.BytesIO:
+    """Bytes that carry a file name, as the readers expect from an upload."""
+    buf = io.BytesIO(data)
+    buf.name = name
+    return buf
+
+
+@st.cache_data(show_spinner="Loading the bundled data…")
+def load_bundled(name: str) -> Dataset:
+    """A bundled dataset, split with :data:`DEFAULT_SPLIT` when it is large enough."""
+    from recsys_core.data.loader import load
+
+    inter, items, users = BUNDLED[name]
+    ds = load(ROOT / inter, items=ROOT / items if items else None,
+              users=ROOT / users if users else None, name=name)
+    if ds.n_interactions >= 100:
+        params = {k: v for k, v in DEFAULT_SPLIT.items() if k not in ("method", "seed")}
+        ds = ds.split(DEFAULT_SPLIT["method"], seed=DEFAULT_SPLIT["seed"], **params)
+    return ds
+
+
+@dataclass
+class Preview:
+    """What the first lines of an uploaded interaction file show."""
+
+    file: str
+    format: str
+    columns: list[str]
+    inferred: dict[str, str | None]  # role -> column (None: not found)
+    problem: str | None  # why inference failed (ambiguous or missing), in plain words
+    head: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list[str] = field(default_factory=list)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def peek_upload(key: str, filename: str, _data: bytes, max_mb: int) -> Preview:
+    """Columns and inferred roles of an upload, from its first lines (raises DataError)."""
+    from recsys_core.data.columns import ROLES, infer_columns
+    from recsys_core.data.readers import open_source, read_table
+    from recsys_core.data.report import DataError
+
+    raw = open_source(named_bytes(filename, _data), max_bytes=max_mb * 1024 * 1024)
+    if not raw.binary_format:
+        cut = 0
+        for _ in range(_PEEK_LINES + 1):
+            nxt = raw.data.find(b"\n", cut)
+            if nxt < 0:
+                cut = len(raw.data)
+                break
+            cut = nxt + 1
+        raw.data = raw.data[:cut]
+    table = read_table(raw, role="interactions")
+    columns = [str(c) for c in table.frame.columns]
+    problem = None
+    try:
+        inferred = infer_columns(table.frame, file=table.file)
+    except DataError as err:
+        inferred, problem = {role: None for role in ROLES}, str(err)
+        from recsys_core.data.columns import role_candidates
+
+        for role in ROLES:  # still prefill what is unambiguous
+            found = role_candidates(columns, role)
+            if len(found) == 1:
+                inferred[role] = found[0]
+    return Preview(table.file, table.format, columns, inferred, problem,
+                   table.frame.head(8), list(raw.notes) + list(table.notes))
+
+
+@st.cache_data(max_entries=16, show_spinner="Reading and validating…")
+def load_upload(key: tuple, files: tuple[str, str | None, str | None],
+                _data: tuple[bytes | None, bytes | None, bytes | None],
+                columns: tuple[tuple[str, str | None], ...] | None, threshold: float | None,
+                kcore: int, name: str, max_mb: int) -> Dataset:
+    """Parse and validate uploaded interactions (+ optional items / users). Raises DataError.
+
+    ``key`` holds the SHA-256 of each file; ``files`` their names.
+    """
+    from recsys_core.data.loader import load
+
+    inter, items, users = (named_bytes(n, d) if d is not None else None
+                           for n, d in zip(files, _data))
+    return load(inter, items=items, users=users, columns=dict(columns) if columns else None,
+                threshold=threshold, kcore=kcore, name=name, max_bytes=max_mb * 1024 * 1024)
+
+
+@st.cache_data(max_entries=32, show_spinner="Splitting…")
+def split(key: str, _ds: Dataset, method: str, seed: int,
+          params: tuple[tuple[str, Any], ...]) -> Dataset:
+    """``_ds.split(method, seed, **params)``; ``key`` is ``_ds.content_hash()``."""
+    return _ds.split(method, seed=seed, **dict(params))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def dataset_stats(key: str, _ds: Dataset) -> dict[str, Any]:
+    """``_ds.stats()`` keyed by the dataset's content hash."""
+    return _ds.stats()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def stats_figures(key: str, _ds: Dataset) -> dict[str, Any]:
+    """Plotly figures of a dataset's statistics (see recsys_core.viz.data_charts)."""
+    try:
+        from recsys_core.viz import data_charts
+    except ImportError:  # TEMPORARY until recsys_core.viz.data_charts lands
+        return _fallback_figures(_ds)
+    return data_charts.stats_figures(_ds)
+
+
+def _fallback_figures(ds: Dataset) -> dict[str, Any]:
+    import numpy as np
+    import plotly.graph_objects as go
+
+    inter = ds.interactions
+    out = {}
+    values, counts = np.unique(inter["rating"].to_numpy(), return_counts=True)
+    out["ratings"] = go.Figure(go.Bar(x=values, y=counts)).update_layout(title="Ratings")
+    for kind in ("user", "item"):
+        deg = np.bincount(inter[kind].to_numpy())
+        out[f"{kind}_degree"] = go.Figure(go.Histogram(x=deg)).update_layout(
+            title=f"{kind} degree", yaxis_type="log")
+    pop = np.sort(np.bincount(inter["item"].to_numpy()))[::-1]
+    out["long_tail"] = go.Figure(go.Scatter(y=np.cumsum(pop) / pop.sum())).update_layout(
+        title="Long tail")
+    return out
+
+
+@st.cache_resource(max_entries=16, show_spinner="Preparing the model…")
+def classroom_walkthrough(key: str, _ds: Dataset, model: str, dim: int, layers: int, seed: int,
+                          epochs: int):
+    """A small model on ``_ds`` (random from ``seed`` when ``epochs`` is 0), taken apart.
+
+    Shared across sessions (cache_resource): a Walkthrough is never modified.
+    """
+    from recsys_core.models import make
+    from recsys_core.viz import classroom
+
+    fitted = make(model, dim=dim, layers=layers, seed=seed, epochs=epochs,
+                  eval_every=max(epochs, 1), patience=0).fit(_ds)
+    return classroom.walkthrough(fitted)
+
+
+@st.cache_data(max_entries=16, show_spinner="Measuring oversmoothing…")
+def oversmoothing(key: str, _walk, depth: int = 8) -> dict[str, list[float]]:
+    """Mean cosine similarity per layer for the walkthrough's model (see viz.classroom)."""
+    from recsys_core.viz import classroom
+
+    return classroom.oversmoothing_curves(_walk, depth)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def bipartite_index(key: str, _ds: Dataset):
+    """CSR neighbourhood index of a dataset (read-only, shared across sessions)."""
+    from recsys_core.graph import BipartiteIndex
+
+    return BipartiteIndex.from_dataset(_ds)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def search_nodes(key: str, _ds: Dataset, query: str) -> list[tuple[str, Any, str]]:
+    from recsys_core.graph import search_nodes as search
+
+    return search(_ds, query)
+
+
+@st.cache_data(max_entries=64, show_spinner="Building the ego network…")
+def ego_view(key: str, _ds: Dataset, kind: str, center: Any, hops: int, max_nodes: int,
+             color_by_genre: bool, physics: bool) -> tuple[str, str, dict[str, Any]]:
+    """(pyvis HTML, sampling statement, networkx statistics) of an ego network."""
+    from recsys_core.graph import ego_network, graph_stats
+    from recsys_core.viz import graph_html
+
+    ego = ego_network(_ds, center, kind, hops=hops, max_nodes=max_nodes,
+                      index=bipartite_index(key, _ds))
+    html = graph_html.ego_html(ego, color_by="genre" if color_by_genre else "kind",
+                               physics=physics)
+    return html, ego.statement, graph_stats(ego.graph)
+
+
+#: Whole-graph statistics are computed up to this many interactions (networkx is O(E)).
+FULL_STATS_LIMIT = 250_000
+
+
+@st.cache_data(max_entries=8, show_spinner="Computing graph statistics…")
+def full_graph_stats(key: str, _ds: Dataset) -> dict[str, Any] | None:
+    """networkx statistics of the whole graph; None when it is too large to build."""
+    from recsys_core.graph import graph_stats, to_networkx
+
+    if _ds.n_interactions > FULL_STATS_LIMIT:
+        return None
+    return graph_stats(to_networkx(_ds))

@@ -1,0 +1,174 @@
+"""Training jobs and saved runs for the train, embeddings, recommendations and evaluation pages.
+
+The job registry and the run store are ``st.cache_resource`` singletons, so
+they live in the server process, outside any script run: a training job
+keeps going while its user switches pages, and a page opened later finds it.
+Each browser session sees only the jobs it started (filtered by a session id
+kept in ``st.session_state``); saved runs are on disk and shared.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from recsys_core.data.dataset import Dataset
+from recsys_core.jobs import DONE, FAILED, JobRegistry, train_and_save
+from recsys_core.viz.eval_charts import training_curves
+
+#: str: this browser session's id, tagging the jobs it starts.
+SESSION_ID = "runs_session_id"
+#: str | None: the run the embeddings and recommendations pages open first.
+SELECTED_RUN = "selected_run"
+#: set[str]: jobs seen running by the live panel (a finished one triggers a full rerun).
+WATCHED = "runs_watched_jobs"
+#: Models offered on the train page, in this order when registered.
+PREFERRED_MODELS = ("lightgcn", "text_lightgcn", "mf", "popularity", "text_knn", "text_sage",
+                    "gat", "seed_gnn", "graph_filter")
+
+
+def session_id() -> str:
+    return st.session_state.setdefault(SESSION_ID, uuid.uuid4().hex[:12])
+
+
+@st.cache_resource
+def jobs() -> JobRegistry:
+    """The server's job registry (one training at a time: the CPU cores are shared)."""
+    return JobRegistry(max_running=1)
+
+
+@st.cache_resource
+def store():
+    """The run store under ``$GRAPHREC_HOME`` (default ``./.graphrec``)."""
+    from recsys_core.runs import RunStore
+
+    return RunStore()
+
+
+def trainable_models() -> list[str]:
+    from recsys_core import models
+
+    names = models.available()
+    return [n for n in PREFERRED_MODELS if n in names] + [n for n in names
+                                                          if n not in PREFERRED_MODELS]
+
+
+def model_summary(name: str) -> str:
+    """First sentence of a model class's docstring."""
+    from recsys_core import models
+
+    doc = (models.model_class(name).__doc__ or "").strip().split("\n\n")[0]
+    return " ".join(doc.split())
+
+
+# ------------------------------------------------------------------ training
+def submit_training(dataset_name: str, ds: Dataset, model_name: str, params: dict[str, Any]) -> str:
+    work = functools.partial(train_and_save, ds=ds, dataset_name=dataset_name,
+                             model_name=model_name, params=params, store=store())
+    job_id = jobs().submit(f"{model_name} on {dataset_name}", work,
+                           meta={"session": session_id(), "dataset": dataset_name,
+                                 "model": model_name})
+    st.session_state.setdefault(WATCHED, set()).add(job_id)
+    return job_id
+
+
+def live_jobs(limit: int = 6) -> None:
+    """Progress, live curves and Cancel for this session's jobs; refreshes every second."""
+    registry = jobs()
+    mine = {"session": session_id()}
+    running = bool(registry.active(mine))
+
+    @st.fragment(run_every=1.0 if running else None)
+    def panel() -> None:
+        statuses = registry.list(mine)[-limit:]
+        watched = st.session_state.setdefault(WATCHED, set())
+        finished_now = [s for s in statuses if s.is_finished and s.id in watched]
+        for s in reversed(statuses):
+            _job_card(registry, s)
+        if finished_now:  # a job ended: rerun the whole page so the runs table updates
+            watched.difference_update(s.id for s in finished_now)
+            st.rerun(scope="app")
+
+    panel()
+
+
+def _job_card(registry: JobRegistry, s) -> None:
+    with st.container(border=True):
+        head, button = st.columns([5, 1])
+        head.markdown(f"**{s.label}** · {s.state} · {s.elapsed:.0f} s")
+        if not s.is_finished:
+            button.button("Cancel", key=f"cancel_{s.id}", on_click=registry.cancel, args=(s.id,),
+                          help="Stop at the end of the current epoch; nothing is saved.")
+        st.progress(s.progress, text=f"{s.stage}: {s.message}")
+        if s.events:
+            st.plotly_chart(training_curves(s.history(), title=s.label), key=f"curve_{s.id}",
+                            config={"displaylogo": False})
+        if s.state == FAILED:
+            st.error(f"Training failed: {s.error}")
+        elif s.state == DONE and s.result is not None:
+            r = s.result
+            note = f" Text features: {r.text_cache}." if r.text_cache else ""
+            st.success(f"Saved as run `{r.run_id}` after {r.seconds:.1f} s "
+                       f"(stopped by {r.stopped_by}).{note}")
+
+
+# ------------------------------------------------------------------ saved runs
+def runs_frame() -> pd.DataFrame:
+    """Saved runs, newest first: run, dataset, model, key metrics, epochs, duration, date."""
+    return store().table()
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading the run…")
+def load_run(run_id: str):
+    """``(model, dataset)`` of a saved run; shared read-only by every session."""
+    return store().load(run_id)
+
+
+def delete_runs(run_ids: list[str]) -> None:
+    for run_id in run_ids:
+        store().delete(run_id)
+    load_run.clear()
+    run_evaluation.clear()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def run_evaluation(run_id: str) -> pd.DataFrame:
+    """The run's tidy evaluation frame with ``run`` and ``dataset`` columns."""
+    return store().evaluation(run_id)
+
+
+def run_picker(label: str, key: str, runs: pd.DataFrame, index_of: str | None = None) -> str | None:
+    """A selectbox over saved runs ("model · dataset · run id"); returns the run id."""
+    if runs.empty:
+        return None
+    ids = runs["run"].tolist()
+    labels = dict(zip(ids, runs["model"] + " · " + runs["dataset"] + " · " + runs["run"]))
+    wanted = index_of or st.session_state.get(SELECTED_RUN)
+    index = ids.index(wanted) if wanted in ids else 0
+    return st.selectbox(label, ids, index=index, key=key, format_func=labels.get)
+
+
+def runs_manager() -> None:
+    """The runs table with Load (make it the run other pages open) and Delete."""
+    runs = runs_frame()
+    if runs.empty:
+        st.info("No saved runs yet: train a model above.")
+        return
+    st.dataframe(runs, hide_index=True, key="runs_table")
+    c1, c2 = st.columns(2)
+    with c1:
+        chosen = run_picker("Run to open on the other pages", "runs_load_pick", runs)
+        if st.button("Load run", key="runs_load") and chosen:
+            st.session_state[SELECTED_RUN] = chosen
+            load_run(chosen)
+            st.success(f"Run `{chosen}` is loaded: the Embeddings and Recommendations pages "
+                       "open it.")
+    with c2:
+        doomed = st.multiselect("Runs to delete", runs["run"].tolist(), key="runs_delete_pick")
+        if st.button("Delete selected", key="runs_delete", disabled=not doomed):
+            delete_runs(doomed)
+            st.rerun()
