@@ -15,6 +15,10 @@ PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
     st.Page("pages/graph.py", title="Graph", icon=":material/share:"),
     st.Page("pages/classroom.py", title="Message passing", icon=":material/school:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
+    st.Page("pages/recommendations.py", title="Recommendations", icon=":material/recommend:"),
+    st.Page("pages/evaluation.py", title="Evaluation", icon=":material/leaderboard:"),
 ]
 
 page = st.navigation(PAGES)

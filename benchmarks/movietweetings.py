@@ -88,9 +88,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--patience", type=int, default=10)
     parser.add_argument("--max-seconds", type=float, default=600.0, help="per-model budget")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads for every model (1 is much faster on a busy shared CPU)")
     parser.add_argument("--param", action="append", default=[],
                         help="extra model parameter, e.g. text_lightgcn.item_dropout=0.5")
     args = parser.parse_args(argv)
+
+    if args.threads:
+        # Every trainer calls train.set_threads(config.threads); pin one count for all
+        # models, including those without a ``threads`` parameter.
+        import recsys_core.train as train
+
+        torch.set_num_threads(args.threads)
+        train.set_threads = lambda threads=None: args.threads
 
     start = time.perf_counter()
     ds = load_data(args.data)

@@ -5,6 +5,8 @@ import streamlit as st
 from recsys_core.data.report import DataError
 from ui import cache, classroom_view, state, widgets
 
+state.ensure_app_ran()  # a deep link on a fresh server runs this file alone
+
 st.title("Message passing, step by step")
 st.markdown(
     "Pick a node and walk through the layers. At each step the node's neighbours send "

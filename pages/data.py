@@ -4,6 +4,8 @@ import streamlit as st
 
 from ui import cache, data_form, state, widgets
 
+state.ensure_app_ran()  # a deep link on a fresh server runs this file alone
+
 st.title("Data")
 st.markdown("Load interactions (who interacted with what), optionally with item and user "
             "metadata. Several datasets can be loaded and named in one session.")

@@ -26,7 +26,7 @@ ranking = frame[frame["protocol"] == ev.FULL_RANKING]
 ks = sorted(int(k) for k in ranking["k"].dropna().unique())
 metrics = [m for m in ("recall", "ndcg", "precision", "hit_rate", "map", "mrr")
            if m in set(ranking["metric"])]
-segments = ev._segment_order(ranking["segment"].unique())
+segments = ev.segment_order(ranking["segment"].unique())
 c1, c2, c3 = st.columns(3)
 metric = c1.selectbox("Metric", metrics, key="eval_metric", help=None)
 k = c2.selectbox("K", ks, index=ks.index(20) if 20 in ks else 0, key="eval_k")

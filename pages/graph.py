@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from ui import cache, widgets
+from ui import cache, state, widgets
+
+state.ensure_app_ran()  # a deep link on a fresh server runs this file alone
 
 st.title("Graph")
 st.markdown("Users (blue dots) and items (orange squares) joined by their interactions. "

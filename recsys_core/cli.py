@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from recsys_core.data.report import DataError
+from recsys_core.explain.command import add_explain
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
@@ -80,7 +82,12 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"Dataset {ds.name}")
     print("\nSchema")
     for role, column in ds.schema.get("columns", {}).items():
-        how = "inferred" if role in ds.schema.get("inferred", []) else "given"
+        if role in {spec.partition("=")[0].strip() for spec in args.column}:
+            how = "given"
+        elif not ds.schema.get("header", True):
+            how = "by position (no header)"
+        else:
+            how = "inferred"
         print(f"  {role:<10} {column if column is not None else '-':<24}"
               f"{how if column is not None else 'absent'}")
     print(f"  {'format':<10} {ds.schema.get('format')}")
@@ -132,10 +139,191 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+# ---------------------------------------------------------------------- train / evaluate / recommend
+
+
+def add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model on a file and save it to the run store",
+                       description="Load, split, train with early stopping, evaluate on the "
+                                   "test part, save the run.")
+    add_data_arguments(p)
+    p.add_argument("--model", default="lightgcn", help="model name (default: lightgcn)")
+    p.add_argument("--split", default="random",
+                   help="random, temporal, time_cut, cold_items or given (default: random; "
+                        "given when --test is used)")
+    p.add_argument("--seed", type=int, help="seed of the split and the model (default: 0)")
+    for flag, kind in (("--epochs", int), ("--dim", int), ("--layers", int), ("--lr", float),
+                       ("--batch-size", int), ("--reg", float), ("--patience", int)):
+        p.add_argument(flag, type=kind, help="model hyperparameter (default: the model's)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="any other model parameter, e.g. --param heads=4 (repeatable)")
+    p.add_argument("--name", help="run name (default: '<model> on <dataset>')")
+    p.add_argument("--home", help="run store folder (default: GRAPHREC_HOME or ./.graphrec)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run_train)
+
+
+def _model_params(args: argparse.Namespace, cls) -> dict[str, Any]:
+    import inspect
+
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    params: dict[str, Any] = {}
+    for key in ("epochs", "dim", "layers", "lr", "batch_size", "reg", "patience", "seed"):
+        value = getattr(args, key, None)
+        if value is not None and key in accepted:
+            params[key] = value
+    for spec in args.param:
+        key, sep, raw = spec.partition("=")
+        if not sep or key.strip() not in accepted:
+            raise DataError(f"--param {spec!r}: {cls.name} takes "
+                            f"{', '.join(sorted(accepted)) or 'no parameters'}")
+        try:
+            params[key.strip()] = json.loads(raw)
+        except ValueError:
+            params[key.strip()] = raw
+    return params
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from recsys_core import models
+    from recsys_core.evaluate import ranking_metrics
+    from recsys_core.runs import RunStore
+
+    if args.model not in models.available():
+        raise DataError(f"unknown model {args.model!r}; choose one of: "
+                        f"{', '.join(models.available())}")
+    cls = models.model_class(args.model)
+    params = _model_params(args, cls)
+    ds = load_from_args(args)
+    if not ds.is_split:
+        ds = ds.split("given" if args.test else args.split, seed=args.seed or 0)
+    model = models.make(args.model, **params)
+    bar = None
+    if not (args.no_progress or args.json):
+        from tqdm import tqdm
+
+        bar = tqdm(total=getattr(model, "epochs", None), unit="epoch", desc=args.model,
+                   file=sys.stderr)
+
+    def progress(event) -> None:
+        if bar is not None:
+            bar.update(1)
+            shown = {"loss": f"{event.loss:.4f}"}
+            if event.metrics:
+                shown["ndcg@20"] = f"{event.metrics.get('ndcg@20', 0.0):.4f}"
+            bar.set_postfix(shown)
+
+    try:
+        model.fit(ds, callbacks=[progress])
+    finally:
+        if bar is not None:
+            bar.close()
+    fitted = model.dataset_
+    metrics = {}
+    if fitted.test is not None and len(fitted.test):
+        metrics = ranking_metrics(model, fitted, part="test", ks=(10, 20))
+    store = RunStore(args.home)
+    run_id = store.save(model, fitted, metrics=metrics, name=args.name)
+    summary = {"ok": True, "run_id": run_id, "model": args.model, "params": model.get_params(),
+               "dataset": fitted.name, "epochs": getattr(model, "epochs_trained_", None),
+               "best_epoch": getattr(model, "best_epoch_", None),
+               "stopped_by": getattr(model, "stopped_by_", None),
+               "seconds": getattr(model, "train_seconds_", None), "test": metrics}
+    if args.json:
+        print(json.dumps(summary, default=_json_default))
+        return EXIT_OK
+    print(f"run {run_id}: {args.model} on {fitted.name}")
+    if summary["epochs"] is not None:
+        print(f"  trained {summary['epochs']} epochs in {summary['seconds']:.1f} s "
+              f"({summary['stopped_by']}; best epoch {summary['best_epoch']})")
+    for key, value in metrics.items():
+        print(f"  test {key:<14} {value:.4f}")
+    return EXIT_OK
+
+
+def add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="full-ranking metrics of a saved run on its test part")
+    p.add_argument("run", help="run id (see the run store)")
+    p.add_argument("-k", "--ks", type=int, nargs="+", default=[5, 10, 20], help="cut-offs")
+    p.add_argument("--segments", action="store_true", help="also by user activity and item coldness")
+    p.add_argument("--home", help="run store folder (default: GRAPHREC_HOME or ./.graphrec)")
+    p.add_argument("--json", action="store_true", help="print JSON records")
+    p.set_defaults(func=run_evaluate)
+
+
+def _load_run(args: argparse.Namespace):
+    from recsys_core.runs import RunStore
+
+    store = RunStore(args.home)
+    try:
+        model, ds = store.load(args.run)
+    except KeyError as err:
+        raise DataError(str(err.args[0])) from None
+    return store, model, ds
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from recsys_core.evaluate import evaluate
+
+    store, model, ds = _load_run(args)
+    if ds.test is None or not len(ds.test):
+        raise DataError(f"run {args.run!r}: its dataset has no test part to evaluate on")
+    frame = evaluate(model, ds, ks=tuple(args.ks), part="test", segments=args.segments)
+    overall = {f"{r.metric}@{int(r.k)}" if _finite_k(r.k) else str(r.metric): float(r.value)
+               for r in frame[frame["segment"] == "all"].itertuples()}
+    store.set_metrics(args.run, {**store.get(args.run)["metrics"], **overall})
+    if args.json:
+        print(frame.to_json(orient="records"))
+        return EXIT_OK
+    print(f"run {args.run}: {model.name} on {ds.name} (test part, full ranking)")
+    print(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return EXIT_OK
+
+
+def _finite_k(k: Any) -> bool:
+    try:
+        return k is not None and int(k) == k
+    except (TypeError, ValueError):
+        return False
+
+
+def add_recommend(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("recommend", help="top-k items of a saved run for a user")
+    p.add_argument("run", help="run id (see the run store)")
+    p.add_argument("--user", required=True, action="append", help="original user id (repeatable)")
+    p.add_argument("-k", type=int, default=20, help="list length (default: 20)")
+    p.add_argument("--include-seen", action="store_true", help="keep training items in the list")
+    p.add_argument("--home", help="run store folder (default: GRAPHREC_HOME or ./.graphrec)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run_recommend)
+
+
+def run_recommend(args: argparse.Namespace) -> int:
+    _, model, ds = _load_run(args)
+    try:
+        items, scores = model.recommend(args.user, k=args.k, exclude_seen=not args.include_seen)
+    except KeyError as err:
+        raise DataError(f"run {args.run!r}: {err.args[0]}") from None
+    result = [{"user": user, "items": [
+        {"rank": r + 1, "item": item, "title": ds.item_title(ds.item_index(item)),
+         "score": float(score)} for r, (item, score) in enumerate(zip(row_items, row_scores))]}
+        for user, row_items, row_scores in zip(args.user, items, scores)]
+    if args.json:
+        print(json.dumps(result, default=_json_default))
+        return EXIT_OK
+    for entry in result:
+        print(f"user {entry['user']}: top {len(entry['items'])} ({model.name})")
+        for rec in entry["items"]:
+            print(f"  {rec['rank']:>3}. {rec['title']}  [{rec['item']}]  {rec['score']:.4f}")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------- entry point
 
 #: Every command's ``add_<name>`` function, in the order ``--help`` lists them.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_info]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    add_info, add_train, add_evaluate, add_recommend, add_explain]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,6 +340,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or EXIT_OK)
+    except BrokenPipeError:  # output piped into `head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except DataError as err:
         if getattr(args, "json", False):
             print(json.dumps({"ok": False, "error": str(err), "file": err.file,

@@ -208,6 +208,16 @@ def _check_part(ds: Dataset, part: str) -> sp.csr_matrix:
     return held_out.tocsr()
 
 
+def _part_matrices(ds: Dataset, part: str) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """(held-out items, items to mask) of a part, cached on the dataset object."""
+    key = (part, id(ds.train), id(ds.valid), id(ds.test))
+    cache = ds.__dict__.setdefault("_eval_matrices", {})
+    if key not in cache:
+        cache.clear()  # the split frames were replaced: old entries are stale
+        cache[key] = (_check_part(ds, part), _mask_matrix(ds, part))
+    return cache[key]
+
+
 def _eval_users(held_out: sp.csr_matrix, users) -> np.ndarray:
     """Users with at least one held-out item (optionally restricted to ``users``)."""
     has_items = np.flatnonzero(np.diff(held_out.indptr) > 0)
@@ -280,22 +290,38 @@ def ranking_metrics(model, ds: Dataset, part: str = "valid", ks: Sequence[int] =
     held-out items are skipped; with none at all every value is 0.
     """
     ks = _check_ks(ks)
-    held_out = _check_part(ds, part)
-    masked = _mask_matrix(ds, part)
+    held_out, _ = _part_matrices(ds, part)
     eval_users = _eval_users(held_out, users)
     sums = {f"{m}@{k}": 0.0 for k in ks for m in TOP_K_METRICS}
-    kmax = max(ks)
     for start in range(0, len(eval_users), batch_size):
         batch = eval_users[start:start + batch_size]
-        scores = _scores(model, batch, ds.n_items)  # [B, n_items]
-        _block_(scores, masked, batch)
-        relevant_keys, n_relevant = _row_keys(held_out, batch)
-        _, hits, _ = _ranked_hits(scores, relevant_keys, kmax)
-        for k in ks:
-            for name, values in top_k_metrics(hits, n_relevant, k).items():
-                sums[f"{name}@{k}"] += float(values.sum())
+        values = batch_top_k_metrics(_scores(model, batch, ds.n_items), ds, batch, part, ks)
+        for key in sums:
+            sums[key] += float(values[key].sum())
     n = max(len(eval_users), 1)
     return {key: value / n for key, value in sums.items()}
+
+
+def batch_top_k_metrics(scores: torch.Tensor, ds: Dataset, users, part: str = "valid",
+                        ks: Sequence[int] = (20,)) -> dict[str, torch.Tensor]:
+    """Per-user top-K metrics of one batch of full score rows.
+
+    ``scores`` [B, n_items] belongs to ``users`` [B]; it is masked in place
+    (training items, plus validation items when ``part="test"``). Returns
+    ``{"recall@20": [B], ..., "n_relevant": [B]}``; users with no held-out
+    item get 0 everywhere (leave them out of averages).
+    """
+    ks = _check_ks(ks)
+    users = _as_index(users)
+    held_out, masked = _part_matrices(ds, part)
+    _block_(scores, masked, users)
+    relevant_keys, n_relevant = _row_keys(held_out, users)
+    _, hits, _ = _ranked_hits(scores, relevant_keys, max(ks))
+    out = {"n_relevant": n_relevant}
+    for k in ks:
+        for name, values in top_k_metrics(hits, n_relevant, k).items():
+            out[f"{name}@{k}"] = values
+    return out
 
 
 def _check_ks(ks) -> tuple[int, ...]:

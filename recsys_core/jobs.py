@@ -318,7 +318,9 @@ def train_and_save(context: JobContext, ds, dataset_name: str, model_name: str,
                    params: dict[str, Any], store=None, ks=EVAL_KS) -> TrainOutcome:
     """The work of a training job: encode texts, fit, evaluate on test, save the run.
 
-    A cancelled fit stops at the next epoch boundary and is not saved.
+    ``store`` is anything with ``save(model, dataset, dataset_name, evaluation,
+    roc, outcome) -> run id`` (None: nothing is saved). A cancelled fit stops
+    at the next epoch boundary and is not saved.
     """
     from recsys_core import models
 
@@ -347,5 +349,5 @@ def train_and_save(context: JobContext, ds, dataset_name: str, model_name: str,
             roc = roc_curve_points(pairs["label"], pairs["score"], max_points=200)
     if store is not None:
         context.set_stage("saving", "saving the run")
-        outcome.run_id = save_run(store, model, fitted, dataset_name, evaluation, roc, outcome)
+        outcome.run_id = store.save(model, fitted, dataset_name, evaluation, roc, outcome)
     return outcome

@@ -78,7 +78,7 @@ class TrainConfig:
     eval_every: int = 1  # epochs between validation evaluations
     valid_fraction: float = 0.1  # share of each user's training items held out when the dataset has no validation part
     max_seconds: float | None = None  # wall-clock budget for the whole run (None: no limit)
-    threads: int | None = None  # torch threads (None: min(cpu cores, 4))
+    threads: int | None = None  # torch threads (None: idle cores, see set_threads)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,9 +115,23 @@ class Batch:
     ratings: Tensor = field(default_factory=lambda: torch.zeros(0))  # [B] ratings of (users, pos)
 
 
+def default_threads() -> int:
+    """Idle cores: ``min(4, cores - 1-minute load average)``, at least 1.
+
+    Sparse products and small dense ops on a busy machine run several times
+    slower with more threads than free cores (threads wait on each other).
+    """
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not available on every platform
+        load = 0.0
+    return max(1, min(4, cores, int(cores - load + 0.5)))
+
+
 def set_threads(threads: int | None = None) -> int:
-    """Set torch's intra-op threads (default min(cpu cores, 4)); returns the number set."""
-    n = threads or min(os.cpu_count() or 1, 4)
+    """Set torch's intra-op threads (default :func:`default_threads`); returns the number set."""
+    n = threads or default_threads()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
@@ -213,9 +227,9 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.module.parameters(), lr=config.lr)
         self.loss_fn = loss_fn or self._bpr
         train = self.dataset.train_interactions
-        self.users = torch.as_tensor(train["user"].to_numpy(np.int64))  # [E]
-        self.items = torch.as_tensor(train["item"].to_numpy(np.int64))  # [E]
-        self.ratings = torch.as_tensor(train["rating"].to_numpy(np.float32))  # [E]
+        self.users = torch.as_tensor(train["user"].to_numpy(np.int64, copy=True))  # [E]
+        self.items = torch.as_tensor(train["item"].to_numpy(np.int64, copy=True))  # [E]
+        self.ratings = torch.as_tensor(train["rating"].to_numpy(np.float32, copy=True))  # [E]
         self.sampler = NegativeSampler(self.users.numpy(), self.items.numpy(), self.dataset.n_items)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.steps = 0

@@ -71,9 +71,15 @@ def test_info_bad_input_exits_2_with_message():
         "error: ambiguous_columns.csv: ambiguous user column: candidates are 'userId', "
         "'user_id'; choose one with columns={'user': ...}")
     assert "Traceback" not in done.stderr
+
+
+def test_info_bad_input_json():
     done = run("info", BAD / "garbage.csv", "--json")
     assert done.returncode == 2
     assert json.loads(done.stdout)["error"].startswith("garbage.csv: looks like binary data")
+
+
+def test_info_bad_column_argument():
     done = run("info", BAD / "empty_ids.csv", "--column", "user")
     assert done.returncode == 2 and "--column expects ROLE=NAME" in done.stderr
 

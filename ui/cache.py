@@ -145,29 +145,9 @@ def dataset_stats(key: str, _ds: Dataset) -> dict[str, Any]:
 @st.cache_data(max_entries=32, show_spinner=False)
 def stats_figures(key: str, _ds: Dataset) -> dict[str, Any]:
     """Plotly figures of a dataset's statistics (see recsys_core.viz.data_charts)."""
-    try:
-        from recsys_core.viz import data_charts
-    except ImportError:  # TEMPORARY until recsys_core.viz.data_charts lands
-        return _fallback_figures(_ds)
+    from recsys_core.viz import data_charts
+
     return data_charts.stats_figures(_ds)
-
-
-def _fallback_figures(ds: Dataset) -> dict[str, Any]:
-    import numpy as np
-    import plotly.graph_objects as go
-
-    inter = ds.interactions
-    out = {}
-    values, counts = np.unique(inter["rating"].to_numpy(), return_counts=True)
-    out["ratings"] = go.Figure(go.Bar(x=values, y=counts)).update_layout(title="Ratings")
-    for kind in ("user", "item"):
-        deg = np.bincount(inter[kind].to_numpy())
-        out[f"{kind}_degree"] = go.Figure(go.Histogram(x=deg)).update_layout(
-            title=f"{kind} degree", yaxis_type="log")
-    pop = np.sort(np.bincount(inter["item"].to_numpy()))[::-1]
-    out["long_tail"] = go.Figure(go.Scatter(y=np.cumsum(pop) / pop.sum())).update_layout(
-        title="Long tail")
-    return out
 
 
 @st.cache_resource(max_entries=16, show_spinner="Preparing the model…")

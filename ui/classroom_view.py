@@ -18,7 +18,7 @@ MODELS = {"seed_gnn": "Seed article's GNN", "lightgcn": "LightGCN"}
 GRAPHS = {"seed example": "Seed article's example (u1, u2, i1, i2)",
           "current": "Current dataset"}
 #: Epochs of the "Train" button.
-TRAIN_EPOCHS = 30
+TRAIN_EPOCHS = 40
 # Session-state keys.
 WEIGHTS = "classroom_weights"  # int: epochs trained (0: random weights from the seed)
 STEP = "classroom_step"  # int: 1..L computes layer t; L + 1 is the output step
@@ -77,16 +77,19 @@ def stepper(layers: int) -> int:
     """Previous / Next buttons over steps 1..L (layers) and L + 1 (the output)."""
     last = layers + 1
     step = min(max(int(st.session_state.get(STEP, 1)), 1), last)
-    c1, c2, c3 = st.columns([1, 1, 4])
-    if c1.button("◀ Previous", key="classroom_prev", disabled=step <= 1):
-        step -= 1
-    if c2.button("Next ▶", key="classroom_next", disabled=step >= last):
-        step += 1
     st.session_state[STEP] = step
+    c1, c2, c3 = st.columns([1, 1, 4])
+    c1.button("◀ Previous", key="classroom_prev", disabled=step <= 1, on_click=_move, args=(-1,))
+    c2.button("Next ▶", key="classroom_next", disabled=step >= last, on_click=_move, args=(1,))
     c3.progress(step / last, text=f"Step {step} of {last}: "
                 + (f"computing layer {step} from layer {step - 1}" if step <= layers
                    else "output (scores from final embeddings)"))
     return step
+
+
+def _move(delta: int) -> None:
+    # A callback: runs before the script, so the buttons are drawn with the new step.
+    st.session_state[STEP] = int(st.session_state.get(STEP, 1)) + delta
 
 
 def numbers_table(step: C.NodeStep) -> pd.DataFrame:
@@ -133,10 +136,11 @@ def show_edge_update(walk: C.Walkthrough, node: int, layer: int) -> None:
     nbrs = walk.neighbours(node)
     if len(nbrs) == 0:
         return
-    edge = walk.edge_step(node, int(nbrs[0]), layer)
+    user, item = (node, int(nbrs[0])) if walk.is_user(node) else (int(nbrs[0]), node)
+    edge = walk.edge_step(user, item, layer)
     if edge is not None:
-        st.markdown(f"**Edge update** for the edge {walk.labels[node]} – "
-                    f"{walk.labels[int(nbrs[0])]}:")
+        st.markdown(f"**Edge update** for the interaction {walk.labels[user]} – "
+                    f"{walk.labels[item]} (user side W_e1, item side W_e2):")
         st.latex(edge.formula)
 
 

@@ -213,3 +213,25 @@ def _plain(text: str) -> str:
     for ch in "\\`*_{}[]<>()#+-.!|$~":
         text = text.replace(ch, "\\" + ch)
     return text
+
+
+def roc_curves(run_ids: list[str]) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
+    """ROC points and AUC of each run that has them, under the same labels as the charts."""
+    from recsys_core.viz.eval_charts import with_labels
+
+    frame = evaluations(run_ids)
+    if frame.empty:
+        return {}, {}
+    labelled = with_labels(frame)
+    curves, aucs = {}, {}
+    for run_id in run_ids:
+        rows = labelled[labelled["run"] == run_id]
+        points = runs.run_roc(run_id)
+        if rows.empty or points is None:
+            continue
+        label = rows["label"].iloc[0]
+        curves[label] = points
+        auc = rows[(rows["metric"] == "auc") & (rows["segment"] == "all")]["value"]
+        if len(auc):
+            aucs[label] = float(auc.iloc[0])
+    return curves, aucs

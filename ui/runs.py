@@ -41,12 +41,18 @@ def jobs() -> JobRegistry:
     return JobRegistry(max_running=1)
 
 
-@st.cache_resource
 def store():
     """The run store under ``$GRAPHREC_HOME`` (default ``./.graphrec``)."""
-    from recsys_core.runs import RunStore
+    from ui.run_archive import default_root
 
-    return RunStore()
+    return _store(str(default_root()))
+
+
+@st.cache_resource
+def _store(root: str):
+    from ui.run_archive import RunArchive
+
+    return RunArchive(root)
 
 
 def trainable_models() -> list[str]:
@@ -85,6 +91,7 @@ def live_jobs(limit: int = 6) -> None:
     @st.fragment(run_every=1.0 if running else None)
     def panel() -> None:
         statuses = registry.list(mine)[-limit:]
+        import sys; print("DBG", id(registry), mine, [(x.id, x.state, x.error, x.meta) for x in registry.list()], file=sys.stderr)
         watched = st.session_state.setdefault(WATCHED, set())
         finished_now = [s for s in statuses if s.is_finished and s.id in watched]
         for s in reversed(statuses):
@@ -122,6 +129,11 @@ def runs_frame() -> pd.DataFrame:
     return store().table()
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def run_roc(run_id: str) -> pd.DataFrame | None:
+    return store().roc(run_id)
+
+
 @st.cache_resource(max_entries=6, show_spinner="Loading the run…")
 def load_run(run_id: str):
     """``(model, dataset)`` of a saved run; shared read-only by every session."""
@@ -133,6 +145,7 @@ def delete_runs(run_ids: list[str]) -> None:
         store().delete(run_id)
     load_run.clear()
     run_evaluation.clear()
+    run_roc.clear()
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

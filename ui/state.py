@@ -27,8 +27,32 @@ SAMPLE_NAME = "sample"
 SEED_NAME = "seed example"
 
 
+def ensure_app_ran() -> None:
+    """Run the page through app.py when Streamlit ran the page file on its own.
+
+    Because the project has a ``pages/`` folder, Streamlit starts in its old
+    folder-based mode: until ``st.navigation`` has been called once in the
+    server process, a deep link such as ``/graph`` runs ``pages/graph.py``
+    alone, without app.py's sidebar or default dataset (AppTest does the same
+    after ``switch_page``). Then this runs app.py, which switches the server to
+    its navigation and runs this page inside it, and stops the outer run.
+    Running in place, rather than rerunning, keeps the clicks of this run.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if not PagesManager.uses_pages_directory:
+        return
+    import runpy
+    from pathlib import Path
+
+    PagesManager.uses_pages_directory = False
+    runpy.run_path(str(Path(__file__).resolve().parents[1] / "app.py"), run_name="__main__")
+    st.stop()
+
+
 def registry() -> dict[str, Dataset]:
     """The session's datasets by name (created empty on first use)."""
+    ensure_app_ran()
     return st.session_state.setdefault(DATASETS, {})
 
 

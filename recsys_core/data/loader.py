@@ -312,10 +312,12 @@ def _read_interactions(source: Any, columns, report: ValidationReport, *, format
         roles = {"user": "user", "item": "item", "rating": None, "timestamp": None}
     else:
         roles = infer_columns(frame, explicit_roles, file=table.file)
-    inferred = [r for r in roles if r not in explicit_roles and roles[r] is not None]
+    inferred = [r for r in roles if r not in explicit_roles and roles[r] is not None
+                and table.format != "lightgcn"]
     mapping = ", ".join(f"{r}={c!r}" for r, c in roles.items() if c is not None)
-    report.note(f"{table.file}: columns {mapping}"
-                + (f" (inferred: {', '.join(inferred)})" if inferred else ""))
+    if table.format != "lightgcn":  # its layout fixes the roles; nothing was inferred
+        report.note(f"{table.file}: columns {mapping}"
+                    + (f" (inferred: {', '.join(inferred)})" if inferred else ""))
     unused = [c for c in frame.columns if c not in roles.values()]
     if unused:
         report.note(f"{table.file}: ignored columns {', '.join(map(str, unused))}")
@@ -481,6 +483,13 @@ def _ratings(table: Table, column: str, report: ValidationReport,
     if not pd.api.types.is_numeric_dtype(values.dtype):
         numeric = pd.to_numeric(values, errors="coerce")
         bad = numeric.isna().to_numpy()
+        if bad.any() and table.sep != ",":
+            # Decimal commas ("4,5"), common in semicolon-separated exports.
+            text = values.astype(str)
+            comma = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+            if not comma.isna().any():
+                numeric, bad = comma, comma.isna().to_numpy()
+                report.note(f"{table.file}: column {column!r}: decimal commas read as points")
         if bad.any():
             rows = np.flatnonzero(bad)
             sample = ", ".join(repr(str(v)) for v in values.iloc[rows[:3]])

@@ -46,6 +46,8 @@ DEFAULT_MAX_MB = 200.0
 # Delimiters tried by the sniffer, in order of preference on ties.
 _DELIMITERS = ("::", "\t", ",", ";", "|", " ")
 _SNIFF_LINES = 200
+#: Bytes pyarrow parses per block; column types are guessed from the first block.
+BLOCK_SIZE = 1 << 24
 # MovieLens-100K u.item genre flags, in file order.
 ML100K_GENRES = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
@@ -142,6 +144,8 @@ def open_source(source: Any, *, max_bytes: int | None = None, prefer: str = "int
         _check_size(name, size, limit)
         data = path.read_bytes()
     else:
+        if hasattr(source, "seek"):
+            source.seek(0)  # an upload may have been read before (a preview)
         data = source.read() if hasattr(source, "read") else bytes(source)
         if isinstance(data, str):
             data = data.encode("utf-8")
@@ -197,6 +201,10 @@ def _unzip(name: str, data: bytes, limit: int, prefer: str) -> tuple[str, bytes]
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as err:
         raise DataError(f"{name}: not a readable zip archive ({err})", file=name) from None
+    listed = set(archive.namelist())
+    if "[Content_Types].xml" in listed or {"mimetype", "content.xml"} <= listed:
+        raise DataError(f"{name}: an Excel or OpenDocument workbook, not a table file; "
+                        "save the sheet as CSV and upload that", file=name)
     members = [m for m in archive.infolist()
                if not m.is_dir() and not Path(m.filename).name.startswith((".", "__"))]
     if not members:
@@ -236,6 +244,9 @@ def decode_text(data: bytes, name: str) -> tuple[bytes, str | None]:
     elif data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         return data.decode("utf-16").encode("utf-8"), f"{name}: decoded from UTF-16"
     head = data[:65536]
+    if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise DataError(f"{name}: an old Excel (.xls) workbook, not a table file; "
+                        "save the sheet as CSV and upload that", file=name)
     controls = sum(head.count(bytes([b])) for b in range(32) if b not in (9, 10, 12, 13))
     if b"\x00" in head or (head and controls / len(head) > 0.05):
         raise DataError(
@@ -442,6 +453,8 @@ def read_delimited(raw: RawFile, *, role: str, sep: str | None, header: bool | N
         data = data.replace(sep.encode(), b"\x1f")
         delimiter, quote = "\x1f", False
     elif sep == " ":
+        # Aligned columns ("1   2   5"): runs of blanks are one separator.
+        data = re.sub(rb"(?m)^[ \t]+|[ \t]+$", b"", re.sub(rb"[ \t]+", b" ", data))
         quote = False
     bad_rows: list[str] = []
 
@@ -455,22 +468,35 @@ def read_delimited(raw: RawFile, *, role: str, sep: str | None, header: bool | N
             bad_rows.append(f"line {number}: {shown!r}" if number else repr(shown))
         return "skip"
 
-    try:
-        table = pacsv.read_csv(
+    # Interaction ids are dictionary-encoded while parsing: the codes come free.
+    types = {c: pa.dictionary(pa.int32(), pa.string()) if role == "interactions"
+             else pa.string() for c in strings}
+
+    def parse(column_types: dict) -> pa.Table:
+        return pacsv.read_csv(
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if header else 0,
-                                           block_size=1 << 24),
+                                           block_size=BLOCK_SIZE),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=quote,
                                              ignore_empty_lines=True,
                                              # descriptions may span lines inside quotes
                                              newlines_in_values=role != "interactions",
                                              invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                # Interaction ids are dictionary-encoded while parsing: the codes come free.
-                column_types={c: pa.dictionary(pa.int32(), pa.string())
-                              if role == "interactions" else pa.string() for c in strings},
-                strings_can_be_null=True, quoted_strings_can_be_null=True),
+                column_types=column_types, strings_can_be_null=True,
+                quoted_strings_can_be_null=True),
         )
+
+    try:
+        try:
+            table = parse(types)
+        except pa.ArrowInvalid as err:
+            if "conversion error" not in str(err):
+                raise
+            # A type guessed from the first block failed later on: read the other
+            # columns as text so validation can name the offending rows.
+            bad_rows.clear()
+            table = parse({c: types.get(c, pa.string()) for c in names})
     except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
         raise DataError(f"{raw.name}: cannot parse the file ({str(err).splitlines()[0]})",
                         file=raw.name) from None

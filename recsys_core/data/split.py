@@ -23,6 +23,11 @@ a user with held-out interactions but nothing to train on; ``cold_users``
 decides: ``"drop"`` (default) removes those users' held-out interactions and
 reports how many, ``"keep"`` keeps them (cold users), ``"error"`` raises
 :class:`DataError`.
+
+The result's ``cold_items`` are the items that occur in validation or test but
+never in training (the held-out items of ``cold_items``, and any item a split
+happens to leave untrained); ``split_info`` holds the method, the parameters,
+the seed and the size of every part.
 """
 
 from __future__ import annotations

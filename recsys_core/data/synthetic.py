@@ -24,8 +24,9 @@ Generative story (every draw comes from one ``numpy.random.Generator``):
 * Timestamps: each user is active in a window inside 2018-2024 and never rates
   an item before its release date (the year in its title).
 * Text: an item's title, description and genres are composed from word lists
-  of its topics, so description words carry the same signal as the
-  interactions; a user's profile sentence names the kinds of film their
+  of its topics (a mixed item borrows one story element, one theme and one
+  title noun from its secondary topic), so description words carry the same
+  signal as the interactions; a user's profile sentence names the kinds of film their
   community likes.
 
 No third-party data is used: every name is composed from the lists below.
@@ -72,26 +73,26 @@ TOPICS: tuple[Topic, ...] = (
         title_nouns=("Orbit", "Signal", "Nebula", "Colony", "Protocol", "Horizon", "Star",
                      "Singularity", "Frontier", "Eclipse", "Station", "Drift", "Vector",
                      "Void", "Reactor", "Comet"),
-        heroes=("starship engineer", "android", "colony pilot", "exiled astronomer",
-                "salvage crew", "cybernetic soldier", "xenobiologist", "AI researcher",
-                "cargo hauler", "time traveller"),
+        heroes=("starship engineer", "starship captain", "colony pilot", "exiled astronomer",
+                "salvage crew", "space marine", "xenobiologist", "alien envoy",
+                "freighter pilot", "astronaut"),
         adjs=("stranded", "rogue", "lone", "augmented", "stubborn", "brilliant", "weary",
               "cloned"),
         goals=("decode a signal from a dying star", "restart a failing fusion reactor",
-               "outrun a rogue artificial intelligence", "reach the last habitable planet",
+               "outrun an alien warship", "reach the last habitable planet",
                "stop an alien swarm from reaching Earth", "repair the hyperspace gate",
                "uncover who sabotaged the colony ship", "survive first contact",
                "escape a collapsing wormhole", "find the lost orbital fleet"),
         settings=("a derelict space station", "the outer colonies of Jupiter",
                   "a terraformed Mars", "a generation starship", "the asteroid belt",
-                  "a neon megacity in 2190", "a mining outpost on an ice moon", "a research lab in orbit",
+                  "a spaceport on a distant planet", "a mining outpost on an ice moon", "an orbital research lab",
                   "a galaxy at war", "the edge of a black hole"),
-        themes=("artificial intelligence", "memory and identity", "first contact",
-                "survival in deep space", "technology and its cost", "time loops",
-                "humanity's future", "robots and free will"),
+        themes=("alien worlds", "memory and identity", "first contact",
+                "survival in deep space", "technology and its cost", "interstellar travel",
+                "humanity's future among the stars", "starships and exploration"),
         tones=("cerebral", "tense", "visionary", "epic", "haunting"),
-        tastes=("space operas", "hard science fiction", "stories about robots and AI",
-                "films set among the stars", "time-travel puzzles"),
+        tastes=("space operas", "hard science fiction", "stories about aliens and starships",
+                "films set among the stars", "films about space exploration"),
     ),
     Topic(
         name="Romance",
@@ -588,18 +589,19 @@ def _item_frame(rng: np.random.Generator, item_ids: np.ndarray, item_topic: np.n
     for n in range(len(item_ids)):
         main = topics[item_topic[n]]
         alt = topics[second[n]] if has_second[n] else main
+        # A mixed item borrows one story element, one theme and one title noun from its
+        # secondary topic (about the 0.3 share of its topic weights); the rest is primary.
+        borrowed = _pick(rng, ("heroes", "goals", "settings")) if has_second[n] else ""
 
-        def word(field: str, main=main, alt=alt) -> str:
-            # Mixed items take a quarter of their words from the secondary topic.
-            source = alt if rng.random() < 0.25 else main
-            return _pick(rng, getattr(source, field))
+        def word(field: str, main=main, alt=alt, borrowed=borrowed) -> str:
+            return _pick(rng, getattr(alt if field == borrowed else main, field))
 
         title = ""
         for _ in range(30):
             pattern = _pick(rng, _TITLE_PATTERNS)
-            noun, noun2 = word("title_nouns"), word("title_nouns")
+            noun, noun2 = _pick(rng, main.title_nouns), _pick(rng, alt.title_nouns)
             while noun2 == noun:
-                noun2 = word("title_nouns")
+                noun2 = _pick(rng, alt.title_nouns)
             title = _articles(
                 f"{pattern.format(adj=word('title_adjs'), noun=noun, noun2=noun2)} ({years[n]})")
             if title not in used:
@@ -609,18 +611,18 @@ def _item_frame(rng: np.random.Generator, item_ids: np.ndarray, item_topic: np.n
         used.add(title)
         titles.append(title)
 
-        tone, tone2 = word("tones"), word("tones")
-        theme, theme2 = word("themes"), word("themes")
         first = _pick(rng, _FIRST_SENTENCES).format(
             adj=word("adjs"), hero=word("heroes"), goal=word("goals"), setting=word("settings"))
         text = first[0].upper() + first[1:]
         if rng.random() < 0.7:
-            if tone2 == tone:
-                tone2 = _pick(rng, main.tones)
-            if theme2 == theme:
-                theme2 = _pick(rng, main.themes)
+            tone, tone2 = rng.choice(len(main.tones), size=2, replace=False)
+            theme = _pick(rng, main.themes)
+            theme2 = _pick(rng, alt.themes)
+            while theme2 == theme:
+                theme2 = _pick(rng, alt.themes)
             text += " " + _pick(rng, _SECOND_SENTENCES).format(
-                tone=tone, tone2=tone2, Tone=tone.capitalize(), theme=theme, theme2=theme2)
+                tone=main.tones[tone], tone2=main.tones[tone2],
+                Tone=main.tones[tone].capitalize(), theme=theme, theme2=theme2)
         descriptions.append(_articles(text))
 
         tags = [main.name]

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from recsys_core.data.dataset import Dataset
-from recsys_core.explain.check import CheckResult, check
+from recsys_core.explain.check import CheckResult
+from recsys_core.explain.check import check as check_text
 from recsys_core.explain.evidence import (
     Evidence,
     HistoryEvidence,
@@ -33,7 +34,7 @@ from recsys_core.explain.narrate import NarrationError, Narrator, TemplateNarrat
 __all__ = [
     "ChatCompletionsNarrator", "CheckResult", "Evidence", "Explanation", "HistoryEvidence",
     "NarrationError", "Narrator", "PathEvidence", "PopularityEvidence", "TagEvidence",
-    "TemplateNarrator", "TextEvidence", "TransformersNarrator", "check", "explain", "gather",
+    "TemplateNarrator", "TextEvidence", "TransformersNarrator", "check_text", "explain", "gather",
 ]
 
 
@@ -79,10 +80,10 @@ def explain(model, ds: Dataset, user: Any, item: Any, *, narrator: Narrator | No
         except Exception as err:  # a third-party narrator must not break the page
             reason = f"the {backend} narrator failed: {type(err).__name__}: {err}"
         else:
-            result = check(generated, evidence, ds)
+            result = check_text(generated, evidence, ds)
             if result.ok:
                 return Explanation(evidence, generated, True, backend)
             reason, rejected = result.reason, generated
     text = template.narrate(evidence)
-    return Explanation(evidence, text, check(text, evidence, ds).ok, template.backend,
+    return Explanation(evidence, text, check_text(text, evidence, ds).ok, template.backend,
                        reason, rejected)

@@ -3,8 +3,21 @@
 Four kinds, all taken from the model and the training graph, never invented:
 
 - ``history``: the user's training items whose edge raises the item's score
-  most, measured by removing the edge and re-scoring
-  (:mod:`recsys_core.explain.influence`); ``effect`` is the score drop.
+  most, measured by removing the edge and re-scoring; ``effect`` is the score
+  drop. How depends on the model, first match wins, and
+  ``Evidence.influence_method`` names it:
+
+  1. LightGCN (ego embeddings + mean of normalised propagations, verified by
+     reproducing the model's scores): exact batched re-propagation of the two
+     rows that matter (:func:`recsys_core.explain.influence.removal_scores`);
+  2. other models whose module reads its graph from one attribute
+     (``edge_index`` or ``adj``, e.g. the seed GNN, Text-LightGCN): the model's
+     own forward pass on a copy whose graph lacks the edge, exact for the
+     graph; Text-LightGCN keeps its layer-0 text features, which in a full
+     rebuild would also lose the item from the user's text mean;
+  3. models with item embeddings only (MF): leave-one-out fold-in
+     (:func:`recsys_core.explain.influence.foldin_effects`);
+  4. otherwise (popularity) the history has no effect and none is cited.
 - ``paths``: collaborative paths user -> liked item -> other user -> item,
   ``users`` counting the other people who liked both items.
 - ``text`` and ``tags``: text similarity between the item and history items
@@ -17,6 +30,8 @@ above the median training rating on explicit data.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -28,6 +43,7 @@ import torch
 
 from recsys_core.data.dataset import Dataset
 from recsys_core.explain import influence
+from recsys_core.graph import normalize_bipartite
 
 #: Recent activity window for popularity evidence, in days before the last timestamp.
 RECENT_DAYS = 30.0
@@ -144,11 +160,11 @@ class Evidence:
 
     def numbers(self) -> list[float]:
         """Every number the evidence holds, in the units a sentence would use."""
-        values: list[float] = [float(self.history_size), float(len(self.history))]
+        values: list[float] = [float(self.history_size), float(len(self.history)), self.score]
         if self.rank is not None:
             values.append(float(self.rank))
         for h in self.history:
-            values += [h.share * 100.0]
+            values += [h.share, h.share * 100.0, h.effect]
             if h.rating is not None:
                 values.append(h.rating)
         for p in self.paths:
@@ -303,13 +319,27 @@ class GraphContext:
         return self._hist_items[a:b], self._hist_ratings[a:b]
 
 
-_CONTEXT: dict[tuple[str, int], GraphContext] = {}
+_CONTEXT: dict[tuple[str, str], GraphContext] = {}
+#: Datasets whose contexts are kept (a few sessions or splits at once).
+CONTEXT_SLOTS = 4
+
+
+def dataset_key(ds: Dataset) -> tuple[str, str]:
+    """Identity of a dataset *and* its split: content hash plus a digest of the training pairs."""
+    train = ds.train_interactions
+    digest = hashlib.blake2b(digest_size=8)
+    digest.update(np.ascontiguousarray(train["user"].to_numpy(np.int64)).tobytes())
+    digest.update(np.ascontiguousarray(train["item"].to_numpy(np.int64)).tobytes())
+    digest.update(np.ascontiguousarray(train["rating"].to_numpy(np.float64)).tobytes())
+    return ds.content_hash(), digest.hexdigest()
 
 
 def graph_context(ds: Dataset) -> GraphContext:
-    key = (ds.content_hash(), len(ds.train_interactions))
+    """The cached :class:`GraphContext` of a dataset and split."""
+    key = dataset_key(ds)
     if key not in _CONTEXT:
-        _CONTEXT.clear()  # one dataset at a time is plenty
+        while len(_CONTEXT) >= CONTEXT_SLOTS:
+            _CONTEXT.pop(next(iter(_CONTEXT)))  # oldest first
         _CONTEXT[key] = GraphContext(ds)
     return _CONTEXT[key]
 
@@ -329,6 +359,10 @@ def history_effects(model, ds: Dataset, u: int, i: int, history: np.ndarray,
     if spec is not None and len(history):
         base, without = influence.removal_scores(ctx.removal, spec, u, i, history)
         method = "edge removal with exact LightGCN re-propagation"
+    elif len(history) and _graph_attribute(model) is not None:
+        base, without = _rescored_without_edges(model, ctx, u, i, history)
+        method = ("edge removal: the model's own forward pass on the graph without the edge"
+                  + (" (layer-0 features kept)" if _graph_attribute(model) == "adj" else ""))
     elif len(history) and _item_embeddings(model) is not None:
         base, without = influence.foldin_effects(_item_embeddings(model), history, i)
         method = "fold-in: ridge user vector from item embeddings, leaving each item out"
@@ -339,6 +373,54 @@ def history_effects(model, ds: Dataset, u: int, i: int, history: np.ndarray,
     table = pd.DataFrame({"item": history, "effect": base - np.asarray(without)})
     table = table.sort_values("effect", ascending=False, kind="stable").reset_index(drop=True)
     return method, table
+
+
+def _graph_attribute(model) -> str | None:
+    """Which graph the model's module reads: 'edge_index' [2, E] or 'adj' (normalised CSR)."""
+    module = getattr(model, "module_", None)
+    if module is None or not callable(getattr(model, "invalidate", None)):
+        return None
+    for name in ("edge_index", "adj"):
+        if isinstance(getattr(module, name, None), torch.Tensor):
+            return name
+    return None
+
+
+def _rescored_without_edges(model, ctx: GraphContext, u: int, i: int, history: np.ndarray
+                            ) -> tuple[float, np.ndarray]:
+    """Score of (u, i) from a shallow copy of the model whose graph lacks each edge in turn.
+
+    Exact for any model whose module reads its graph from one attribute; the
+    shared model is never modified.
+    """
+    name = _graph_attribute(model)
+    n_users = ctx.removal.n_users
+    r = ctx.removal.r
+
+    def score_with(graph) -> float:
+        clone = copy.copy(model)
+        clone.module_ = copy.copy(model.module_)
+        setattr(clone.module_, name, graph)
+        clone.invalidate()
+        with torch.no_grad():
+            return float(clone.score([u], [i])[0, 0])
+
+    with torch.no_grad():
+        base = float(model.score([u], [i])[0, 0])
+    scores = np.empty(len(history))
+    for j, h in enumerate(history):
+        if name == "edge_index":
+            edges = model.module_.edge_index
+            a, b = edges[0], edges[1]
+            keep = ~(((a == u) & (b == n_users + h)) | ((a == n_users + h) & (b == u)))
+            scores[j] = score_with(edges[:, keep])
+        else:
+            reduced = r.copy()
+            row = slice(reduced.indptr[u], reduced.indptr[u + 1])
+            reduced.data[row][reduced.indices[row] == h] = 0.0
+            reduced.eliminate_zeros()
+            scores[j] = score_with(normalize_bipartite(reduced))
+    return base, scores
 
 
 def propagation_spec(model, ds: Dataset) -> influence.PropagationSpec | None:
@@ -352,8 +434,7 @@ def propagation_spec(model, ds: Dataset) -> influence.PropagationSpec | None:
         return None
     # Reading and verifying costs a full propagation: keep the verdict while the
     # weights are unchanged (in-place optimiser steps bump a tensor's version).
-    key = (id(source), source.data_ptr(), source._version, ds.content_hash(),
-           len(ds.train_interactions))
+    key = (id(source), source.data_ptr(), source._version, dataset_key(ds))
     cached = _SPEC_CACHE.get(id(model))
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -478,12 +559,43 @@ def _text_vectors(ds: Dataset, given: np.ndarray | None, model) -> tuple[str, An
         return "none", None
     key = ds.content_hash()
     if key not in _TFIDF_CACHE:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        vec = TfidfVectorizer(sublinear_tf=True, stop_words="english")
         _TFIDF_CACHE.clear()  # one dataset at a time is plenty
-        _TFIDF_CACHE[key] = vec.fit_transform(ds.item_texts).tocsr()  # rows are L2-normalised
+        _TFIDF_CACHE[key] = tfidf(ds.item_texts)
     return "TF-IDF of item texts", _TFIDF_CACHE[key]
+
+
+_STOP_WORDS = frozenset(
+    "a an and are as at be by for from has have in is it its of on or that the this to was "
+    "were with who whom which what when where while their they them his her he she you your "
+    "we our us i me my not no but so than then there these those into out up down over "
+    "about after before all any each more most some such only own same too very can will "
+    "just one two".split())
+_TOKEN = re.compile(r"[^\W\d_]{2,}")
+
+
+def tfidf(texts: list[str]) -> sp.csr_matrix:
+    """[n, vocabulary] L2-normalised TF-IDF rows: sublinear tf, smoothed idf, stop words dropped.
+
+    tf = 1 + log(count); idf = 1 + log((1 + n) / (1 + df)).
+    """
+    vocab: dict[str, int] = {}
+    rows, cols, vals = [], [], []
+    for r, text in enumerate(texts):
+        counts: dict[int, int] = {}
+        for token in _TOKEN.findall(text.casefold()):
+            if token not in _STOP_WORDS:
+                j = vocab.setdefault(token, len(vocab))
+                counts[j] = counts.get(j, 0) + 1
+        rows += [r] * len(counts)
+        cols += list(counts)
+        vals += list(counts.values())
+    m = sp.csr_matrix((np.asarray(vals, dtype=np.float64), (rows, cols)),
+                      shape=(len(texts), len(vocab)))
+    m.data = 1.0 + np.log(m.data)
+    df = np.bincount(m.indices, minlength=len(vocab))
+    m = m @ sp.diags(1.0 + np.log((1.0 + len(texts)) / (1.0 + df)))
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    return (sp.diags(np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)) @ m).tocsr()
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 #: Removal columns handled per sparse-dense product (bounds memory to N x 2*chunk doubles).
 REMOVAL_CHUNK = 64
@@ -133,6 +134,14 @@ def removal_scores(graph: RemovalGraph | sp.spmatrix, spec: PropagationSpec, use
     """
     if not isinstance(graph, RemovalGraph):
         graph = RemovalGraph(graph)
+    # The dense products here are small; one BLAS thread avoids thread start-up and
+    # contention costs that dominate at this size.
+    with threadpool_limits(1):
+        return _removal_scores(graph, spec, user, item, history)
+
+
+def _removal_scores(graph: RemovalGraph, spec: PropagationSpec, user: int, item: int,
+                    history: np.ndarray) -> tuple[float, np.ndarray]:
     emb0 = np.asarray(spec.emb0, dtype=np.float64)  # [N, d]
     targets = np.array([user, spec.n_users + item])
     history = np.asarray(history, dtype=np.int64)

@@ -136,8 +136,9 @@ class ChatCompletionsNarrator:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        problem = ""
+        problem, attempts = "", 0
         for attempt in range(self.retries + 1):
+            attempts += 1
             if attempt:
                 time.sleep(BACKOFF_S * 2 ** (attempt - 1))
             request = urllib.request.Request(endpoint, data=body, headers=headers, method="POST")
@@ -167,7 +168,7 @@ class ChatCompletionsNarrator:
             except json.JSONDecodeError as err:
                 raise NarrationError(f"the LLM server at {self.url} sent a reply that is not "
                                      f"JSON") from err
-        tries = f" after {self.retries + 1} attempts" if self.retries else ""
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
         raise NarrationError(f"the LLM server at {self.url} {problem}{tries}")
 
 

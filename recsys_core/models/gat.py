@@ -79,7 +79,7 @@ class GAT(EmbeddingRecommender):
 
     name = "gat"
 
-    def __init__(self, dim: int = 64, layers: int = 2, heads: int = 2, lr: float = 1e-3,
+    def __init__(self, dim: int = 64, layers: int = 2, heads: int = 2, lr: float = 1e-2,
                  batch_size: int = 2048, epochs: int = 200, reg: float = 1e-4, seed: int = 0,
                  patience: int = 5, eval_every: int = 1, valid_fraction: float = 0.1,
                  max_seconds: float | None = None):

@@ -35,6 +35,7 @@ users as two sparse products, :math:`P x = \tilde R^\top (\tilde R x)`.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,22 +47,68 @@ from torch import Tensor
 from recsys_core.data.dataset import Dataset
 from recsys_core.models.base import Recommender
 
+try:  # a parallel CSR x dense kernel; torch's sparse CSR product is the fallback
+    import numba
+except ImportError:  # pragma: no cover - numba ships with umap-learn
+    numba = None
+
+if numba is not None:
+    @numba.njit(parallel=True, fastmath=True, cache=True)
+    def _csr_dense_matmul(indptr, indices, data, x, out):  # pragma: no cover - compiled
+        """out[r] = sum_p data[p] * x[indices[p]] over the nonzeros p of CSR row r."""
+        width = x.shape[1]
+        for row in numba.prange(len(indptr) - 1):
+            acc = np.zeros(width, dtype=np.float32)
+            for p in range(indptr[row], indptr[row + 1]):
+                col = indices[p]
+                value = data[p]
+                for k in range(width):
+                    acc[k] += value * x[col, k]
+            out[row, :] = acc
+
+
+def _spmm(m: sp.csr_matrix, m_torch: Tensor, x: Tensor) -> Tensor:
+    """Sparse CSR [n, m] times dense x [m, B] -> dense [n, B] (float32)."""
+    if numba is None:
+        return torch.sparse.mm(m_torch, x)
+    x = x.contiguous()
+    out = torch.empty(m.shape[0], x.shape[1], dtype=torch.float32)
+    _csr_dense_matmul(m.indptr, m.indices, m.data, x.numpy(), out.numpy())
+    return out
+
 
 def _torch_csr(m: sp.csr_matrix) -> Tensor:
     m = m.tocsr()
     m.sort_indices()
-    return torch.sparse_csr_tensor(
-        torch.as_tensor(m.indptr, dtype=torch.int64),
-        torch.as_tensor(m.indices, dtype=torch.int64),
-        torch.as_tensor(m.data, dtype=torch.float32),
-        size=m.shape,
-    )
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.as_tensor(m.indptr, dtype=torch.int64),
+            torch.as_tensor(m.indices, dtype=torch.int64),
+            torch.as_tensor(m.data, dtype=torch.float32),
+            size=m.shape, check_invariants=False,
+        )
+
+
+#: ODE solvers of the sharpening process.
+SOLVERS = ("rk4", "euler")
 
 
 def rk4_coefficients(time: float) -> list[float]:
     """Coefficients c_j of one RK4 step of ds/dt = -sP over ``time``: s(T) = sum_j c_j s P^j."""
     h = float(time)
     return [1.0, -h, h ** 2 / 2.0, -(h ** 3) / 6.0, h ** 4 / 24.0]
+
+
+def step_coefficients(method: str, time: float) -> list[float]:
+    """Polynomial coefficients (in P) of one ``method`` step over ``time``; [1.0] when time is 0."""
+    if time == 0:
+        return [1.0]
+    if method == "euler":
+        return [1.0, -float(time)]
+    if method == "rk4":
+        return rk4_coefficients(time)
+    raise ValueError(f"sharpen_method must be one of {', '.join(SOLVERS)}, got {method!r}")
 
 
 class GraphFilter(Recommender):
@@ -71,7 +118,9 @@ class GraphFilter(Recommender):
         ideal_weight: :math:`\\alpha`, weight of the ideal low-pass filter (0 turns it off).
         n_factors: number of singular vectors :math:`k` in the ideal low-pass filter.
         sharpen_time: :math:`T` of the sharpening ODE; 0 gives GF-CF.
-        sharpen_steps: RK4 steps over ``sharpen_time``.
+        sharpen_steps: solver steps over ``sharpen_time``.
+        sharpen_method: ``"rk4"`` (the paper's Gowalla choice) or ``"euler"``
+            (one product by P per step instead of four: s <- s - h P s).
         svd_iters: power iterations of the randomised SVD (more: closer to the exact one).
         batch_size: users scored at once (memory: about 8 x batch x items floats).
         seed: seed of the randomised SVD.
@@ -80,12 +129,13 @@ class GraphFilter(Recommender):
     name = "graph_filter"
 
     def __init__(self, ideal_weight: float = 0.3, n_factors: int = 256, sharpen_time: float = 0.0,
-                 sharpen_steps: int = 1, svd_iters: int = 6, batch_size: int = 1024,
-                 seed: int = 0) -> None:
+                 sharpen_steps: int = 1, sharpen_method: str = "rk4", svd_iters: int = 6,
+                 batch_size: int = 1024, seed: int = 0) -> None:
         self.ideal_weight = ideal_weight
         self.n_factors = n_factors
         self.sharpen_time = sharpen_time
         self.sharpen_steps = sharpen_steps
+        self.sharpen_method = sharpen_method
         self.svd_iters = svd_iters
         self.batch_size = batch_size
         self.seed = seed
@@ -95,6 +145,9 @@ class GraphFilter(Recommender):
         if self.n_factors < 0 or self.sharpen_time < 0 or self.sharpen_steps < 1:
             raise ValueError("n_factors and sharpen_time must be >= 0 and sharpen_steps >= 1, got "
                              f"{self.n_factors}, {self.sharpen_time}, {self.sharpen_steps}")
+        if self.sharpen_method not in SOLVERS:
+            raise ValueError(f"sharpen_method must be one of {', '.join(SOLVERS)}, "
+                             f"got {self.sharpen_method!r}")
         start = time.perf_counter()
         self._build_graph(dataset)
         k = min(self.n_factors, min(self.normalized_.shape) - 1)
@@ -132,8 +185,11 @@ class GraphFilter(Recommender):
         normalized = (sp.diags(user_inv_sqrt) @ r @ sp.diags(item_inv_sqrt)).astype(np.float32)
         self.interactions_ = r  # [U, I] binary CSR: each user's input signal
         self.normalized_ = normalized.tocsr()  # [U, I] R~
-        self._r_norm = _torch_csr(self.normalized_)  # [U, I]
-        self._r_norm_t = _torch_csr(self.normalized_.T.tocsr())  # [I, U]
+        self.normalized_.sort_indices()
+        self._r_norm_t_csr = self.normalized_.T.tocsr()  # [I, U] R~^T
+        self._r_norm_t_csr.sort_indices()
+        self._r_norm = _torch_csr(self.normalized_)
+        self._r_norm_t = _torch_csr(self._r_norm_t_csr)
         self.item_inv_sqrt_ = torch.as_tensor(item_inv_sqrt, dtype=torch.float32)  # [I]
         self.item_sqrt_ = torch.as_tensor(np.sqrt(item_deg), dtype=torch.float32)  # [I]
 
@@ -142,7 +198,7 @@ class GraphFilter(Recommender):
     # filter is a left product by a sparse or thin dense matrix.
     def item_graph(self, x: Tensor) -> Tensor:
         """P x = R~^T (R~ x) for x [I, B]."""
-        return torch.sparse.mm(self._r_norm_t, torch.sparse.mm(self._r_norm, x))
+        return _spmm(self._r_norm_t_csr, self._r_norm_t, _spmm(self.normalized_, self._r_norm, x))
 
     def ideal_low_pass(self, x: Tensor) -> Tensor:
         """D_I^{1/2} V_k V_k^T D_I^{-1/2} x for x [I, B] (the transpose of GF-CF's row form)."""
@@ -159,11 +215,14 @@ class GraphFilter(Recommender):
         return out
 
     def sharpen(self, s: Tensor) -> Tensor:
-        """Integrate ds/dt = -P s over sharpen_time with sharpen_steps RK4 steps."""
+        """Integrate ds/dt = -P s over sharpen_time with sharpen_steps RK4 or Euler steps."""
         if self.sharpen_time == 0:
             return s
         h = self.sharpen_time / self.sharpen_steps
         for _ in range(self.sharpen_steps):
+            if self.sharpen_method == "euler":
+                s = s - h * self.item_graph(s)
+                continue
             k1 = -self.item_graph(s)
             k2 = -self.item_graph(s + 0.5 * h * k1)
             k3 = -self.item_graph(s + 0.5 * h * k2)
@@ -229,10 +288,10 @@ class GFCF(GraphFilter):
     name = "gf_cf"
 
     def __init__(self, ideal_weight: float = 0.3, n_factors: int = 256, sharpen_time: float = 0.0,
-                 sharpen_steps: int = 1, svd_iters: int = 6, batch_size: int = 1024,
-                 seed: int = 0) -> None:
-        super().__init__(ideal_weight, n_factors, sharpen_time, sharpen_steps, svd_iters,
-                         batch_size, seed)
+                 sharpen_steps: int = 1, sharpen_method: str = "rk4", svd_iters: int = 6,
+                 batch_size: int = 1024, seed: int = 0) -> None:
+        super().__init__(ideal_weight, n_factors, sharpen_time, sharpen_steps, sharpen_method,
+                         svd_iters, batch_size, seed)
 
 
 class BSPM(GraphFilter):
@@ -241,7 +300,7 @@ class BSPM(GraphFilter):
     name = "bspm"
 
     def __init__(self, ideal_weight: float = 0.2, n_factors: int = 448, sharpen_time: float = 2.5,
-                 sharpen_steps: int = 1, svd_iters: int = 6, batch_size: int = 1024,
-                 seed: int = 0) -> None:
-        super().__init__(ideal_weight, n_factors, sharpen_time, sharpen_steps, svd_iters,
-                         batch_size, seed)
+                 sharpen_steps: int = 1, sharpen_method: str = "rk4", svd_iters: int = 6,
+                 batch_size: int = 1024, seed: int = 0) -> None:
+        super().__init__(ideal_weight, n_factors, sharpen_time, sharpen_steps, sharpen_method,
+                         svd_iters, batch_size, seed)

@@ -54,8 +54,10 @@ class SeedGNNConv(MessagePassing):
     """
 
     def __init__(self, channels: int, edge_channels: int | None = None,
-                 activation: str = "sigmoid"):
-        super().__init__(aggr="add")
+                 activation: str = "sigmoid", aggr: str = "add"):
+        super().__init__(aggr=aggr)
+        if aggr not in ("add", "mean"):
+            raise ValueError(f"aggr must be 'add' (the article's sum) or 'mean', got {aggr!r}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         edge_channels = edge_channels or channels
@@ -90,7 +92,7 @@ class SeedGNNConv(MessagePassing):
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.channels}, edge_channels={self.edge_channels}, "
-                f"activation={self.activation!r})")
+                f"activation={self.activation!r}, aggr={self.aggr!r})")
 
 
 @dataclass
@@ -136,12 +138,12 @@ class SeedGNNModule(torch.nn.Module):
     """Initial states, layers and output bias; follows the embedding protocol of :mod:`recsys_core.train`."""
 
     def __init__(self, n_users: int, n_items: int, dim: int, layers: int, activation: str,
-                 edges: Tensor, pairs: Tensor):
+                 edges: Tensor, pairs: Tensor, aggr: str = "add"):
         super().__init__()
         self.n_users, self.n_items = n_users, n_items
         self.embedding = torch.nn.Embedding(n_users + n_items, dim)  # H(0)
         self.convs = torch.nn.ModuleList(
-            [SeedGNNConv(dim, activation=activation) for _ in range(layers)])
+            [SeedGNNConv(dim, activation=activation, aggr=aggr) for _ in range(layers)])
         self.b_r = torch.nn.Parameter(torch.zeros(()))
         self.edge_index = edges  # [2, E]; rebuilt from the dataset, never saved
         self.pairs = pairs  # [2, P]
@@ -175,19 +177,24 @@ class SeedGNNModule(torch.nn.Module):
 class SeedGNN(EmbeddingRecommender):
     """The article's GNN; see the module docstring.
 
-    ``loss``: "bce" (implicit), "mse" (explicit ratings) or "auto" (mse when
-    the dataset is explicit). ``dim`` and ``layers`` stay small for teaching.
+    ``loss``: "bce" (implicit), "mse" (explicit ratings), "bpr", or "auto"
+    (mse when the dataset is explicit, else bce). ``activation`` is the
+    article's σ: "tanh" (default), "sigmoid" or "relu". ``aggr`` is "add",
+    the article's sum, or "mean", which divides it by the degree: with the
+    plain sum, states of high-degree nodes saturate on real graphs, so
+    "mean" trains better there. ``dim`` and ``layers`` stay small for teaching.
     """
 
     name = "seed_gnn"
 
-    def __init__(self, dim: int = 16, layers: int = 2, activation: str = "sigmoid",
-                 loss: str = "auto", lr: float = 1e-2, batch_size: int = 2048, epochs: int = 100,
+    def __init__(self, dim: int = 16, layers: int = 2, activation: str = "tanh",
+                 aggr: str = "add", loss: str = "auto", lr: float = 1e-2, batch_size: int = 2048, epochs: int = 100,
                  reg: float = 1e-4, seed: int = 0, patience: int = 5, eval_every: int = 1,
                  valid_fraction: float = 0.1, max_seconds: float | None = None):
         self.dim = dim
         self.layers = layers
         self.activation = activation
+        self.aggr = aggr
         self.loss = loss
         self.lr = lr
         self.batch_size = batch_size
@@ -204,7 +211,7 @@ class SeedGNN(EmbeddingRecommender):
         pairs = torch.stack([torch.as_tensor(m.row, dtype=torch.long),
                              torch.as_tensor(m.col, dtype=torch.long) + dataset.n_users])
         return SeedGNNModule(dataset.n_users, dataset.n_items, self.dim, self.layers,
-                             self.activation, edge_index(dataset, "train"), pairs)
+                             self.activation, edge_index(dataset, "train"), pairs, self.aggr)
 
     def loss_kind(self, dataset: Dataset) -> str:
         if self.loss not in ("auto", "bce", "mse", "bpr"):
@@ -254,6 +261,9 @@ class SeedGNN(EmbeddingRecommender):
             for t, conv in enumerate(module.convs, start=1):
                 messages = conv.W_e(h[src])  # [E, d]
                 aggregated = torch.zeros_like(h).index_add_(0, dst, messages)  # [N, d]
+                if conv.aggr == "mean":
+                    degree = torch.bincount(dst, minlength=h.shape[0]).clamp(min=1)
+                    aggregated = aggregated / degree.unsqueeze(1)
                 self_term = conv.W_h(h)
                 pre = self_term + aggregated + conv.b_h
                 h_out = conv.sigma(pre)

@@ -110,6 +110,7 @@ class TextSAGE(ColdStartMixin, EmbeddingRecommender):
     Training parameters as :class:`~recsys_core.models.lightgcn.LightGCN`, plus:
 
     Args:
+        threads: torch threads while training (None: the trainer's default).
         text_model: local sentence-transformers folder (None: bundled all-MiniLM-L6-v2).
         cold_dropout: share of items whose edges are all dropped in each step.
         rating_weighted / profile_weight / use_profiles: how user text features
@@ -121,7 +122,8 @@ class TextSAGE(ColdStartMixin, EmbeddingRecommender):
     def __init__(self, dim: int = 64, layers: int = 2, lr: float = 1e-3, batch_size: int = 2048,
                  epochs: int = 200, reg: float = 1e-4, seed: int = 0, patience: int = 5,
                  eval_every: int = 1, valid_fraction: float = 0.1,
-                 max_seconds: float | None = None, text_model: str | None = None,
+                 max_seconds: float | None = None, threads: int | None = None,
+                 text_model: str | None = None,
                  cold_dropout: float = 0.2, rating_weighted: bool = False,
                  profile_weight: float = 0.5, use_profiles: bool = True):
         self.dim = dim
@@ -135,6 +137,7 @@ class TextSAGE(ColdStartMixin, EmbeddingRecommender):
         self.eval_every = eval_every
         self.valid_fraction = valid_fraction
         self.max_seconds = max_seconds
+        self.threads = threads
         self.text_model = text_model
         self.cold_dropout = cold_dropout
         self.rating_weighted = rating_weighted

@@ -147,11 +147,12 @@ def _tex_label(label: str) -> str:
 def seed_gnn_step(states: np.ndarray, neighbours: Sequence[int], node: int, *,
                   w_self: np.ndarray, w_neighbour: np.ndarray, bias: np.ndarray,
                   activation: str = "relu", layer: int = 0,
-                  labels: Sequence[str] | None = None) -> NodeStep:
+                  labels: Sequence[str] | None = None, aggr: str = "add") -> NodeStep:
     """Node update ``H_i(t+1) = σ(W_h H_i(t) + Σ_j W_e H_j(t) + b_h)`` for one node.
 
     ``states`` is ``[n_nodes, d_in]`` at layer t; ``w_self`` (W_h) and
     ``w_neighbour`` (W_e) are ``[d_out, d_in]``; ``bias`` is ``[d_out]``.
+    ``aggr="mean"`` divides the sum of messages by the number of neighbours.
     """
     states = np.asarray(states, dtype=np.float64)
     w_self = np.asarray(w_self, dtype=np.float64)
@@ -164,16 +165,20 @@ def seed_gnn_step(states: np.ndarray, neighbours: Sequence[int], node: int, *,
     ]
     aggregate = (np.sum([m.value for m in messages], axis=0) if messages
                  else np.zeros(w_neighbour.shape[0]))
+    if aggr == "mean" and messages:
+        aggregate = aggregate / len(messages)
     self_term = w_self @ states[node]
     z = self_term + aggregate + bias
     new = fn(z)
     me = _tex_label(name(node))
     t = layer
+    mean = rf"\frac{{1}}{{|N(\mathrm{{{me}}})|}}" if aggr == "mean" else ""
     general = (rf"H_{{\mathrm{{{me}}}}}^{{({t + 1})}} = {tex_sigma}\Big(W_h H_{{\mathrm{{{me}}}}}"
-               rf"^{{({t})}} + \sum_{{j \in N(\mathrm{{{me}}})}} W_e H_j^{{({t})}} + b_h\Big)")
+               rf"^{{({t})}} + {mean}\sum_{{j \in N(\mathrm{{{me}}})}} W_e H_j^{{({t})}} + b_h\Big)")
     msg_terms = " + ".join(latex_vector(m.value) for m in messages) or "0"
+    mean_n = rf"\tfrac{{1}}{{{len(messages)}}}" if aggr == "mean" and messages else ""
     filled = (rf"= {tex_sigma}\Big({latex_matrix(w_self)}{latex_vector(states[node])} + "
-              rf"\big({msg_terms}\big) + {latex_vector(bias)}\Big)")
+              rf"{mean_n}\big({msg_terms}\big) + {latex_vector(bias)}\Big)")
     summed = (rf"= {tex_sigma}\Big({latex_vector(self_term)} + {latex_vector(aggregate)} + "
               rf"{latex_vector(bias)}\Big) = {tex_sigma}{latex_vector(z)} = {latex_vector(new)}")
     return NodeStep("seed_gnn", t, int(node), name(node), states[node], messages, aggregate,
@@ -288,6 +293,7 @@ class Walkthrough:
     final: np.ndarray  # [n_nodes, d]
     layer_params: list[dict[str, np.ndarray]] = field(default_factory=list)  # seed_gnn, per layer
     activation: str | None = None
+    aggr: str = "add"  # seed_gnn: "add" (the article's sum) or "mean"
     score_bias: float = 0.0  # b_r
 
     @property
@@ -321,7 +327,7 @@ class Walkthrough:
         return seed_gnn_step(self.states[layer], nbrs, node, w_self=p["w_self"],
                              w_neighbour=p["w_neighbour"], bias=p["bias"],
                              activation=self.activation or "relu", layer=layer,
-                             labels=self.labels)
+                             labels=self.labels, aggr=self.aggr)
 
     def edge_step(self, source: int, target: int, layer: int) -> EdgeStep | None:
         """The seed GNN's edge update at ``layer`` (None for models without edge states)."""
@@ -408,6 +414,27 @@ def running_layer_mean(layer_states: Sequence[np.ndarray]) -> list[np.ndarray]:
         total = total + s
         out.append(total / (k + 1))
     return out
+
+
+def seed_gnn_walkthrough(model) -> Walkthrough:
+    """Per-layer states of a fitted :class:`~recsys_core.models.seed_gnn.SeedGNN`.
+
+    Everything comes from the model's own :meth:`trace`: the states after each
+    layer, each layer's weights (W_h, W_e, b_h, W_e1, W_e2, b_e) and b_r.
+    """
+    ds = model.check_fitted()
+    trace = model.trace()
+    states = [trace.h0.double().numpy()] + [lt.h_out.double().numpy() for lt in trace.layers]
+    params = [{"w_self": lt.weights["W_h"].double().numpy(),
+               "w_neighbour": lt.weights["W_e"].double().numpy(),
+               "bias": lt.weights["b_h"].double().numpy(),
+               "w_edge_source": lt.weights["W_e1"].double().numpy(),
+               "w_edge_target": lt.weights["W_e2"].double().numpy(),
+               "edge_bias": lt.weights["b_e"].double().numpy()} for lt in trace.layers]
+    return Walkthrough("seed_gnn", ds.n_users, node_labels(ds.user_ids, ds.item_ids),
+                       bipartite_adjacency(ds.matrix("train")), states, states[-1],
+                       layer_params=params, activation=model.activation,
+                       aggr=getattr(model, "aggr", "add"), score_bias=float(trace.output_bias))
 
 
 def walkthrough(model) -> Walkthrough:

@@ -133,7 +133,7 @@ def segment_bars(frame: pd.DataFrame, metric: str, k: int,
     rows = _rows(frame, metric, k, segment=None)
     if segments is not None:
         rows = rows[rows["segment"].isin(segments)]
-    order = _segment_order(rows["segment"].unique())
+    order = segment_order(rows["segment"].unique())
     colours = _colours(list(dict.fromkeys(rows["label"])))
     fig = go.Figure()
     for label, colour in colours.items():
@@ -148,7 +148,7 @@ def segment_bars(frame: pd.DataFrame, metric: str, k: int,
                    "cold items: held-out items with no training interaction")
 
 
-def _segment_order(segments) -> list[str]:
+def segment_order(segments) -> list[str]:
     def key(s: str):
         if s == "all":
             return (0, s)

@@ -118,7 +118,8 @@ def ego_html(ego: Any, *, color_by: str = "kind", physics: bool = False,
 
     positions = layout(g, seed=seed, method=layout_method)
     genre_colors = genre_color_map(g) if color_by == "genre" else {}
-    max_rating = max((float(r) for _, _, r in g.edges(data="rating", default=1.0)), default=1.0)
+    top_rating = max((float(r) for _, _, r in g.edges(data="rating", default=1.0)), default=1.0)
+    top_rating = top_rating if top_rating > 0 else 1.0  # edge width is relative to this
 
     net = Network(height=f"{int(height)}px", width="100%", bgcolor="#ffffff",
                   font_color="#333333", cdn_resources="in_line")
@@ -152,7 +153,7 @@ def ego_html(ego: Any, *, color_by: str = "kind", physics: bool = False,
         if dim and key not in hi_edges:
             color = _fade(EDGE_COLOR)
         net.add_edge(int(u), int(v), width=(4.0 if key in hi_edges else 0.5)
-                     + 2.0 * rating / max_rating, color=color,
+                     + 2.0 * max(rating, 0.0) / top_rating, color=color,
                      tip=edge_tooltip(g.nodes[u], g.nodes[v], rating))
 
     net.options = {

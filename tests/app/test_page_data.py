@@ -49,6 +49,8 @@ def test_upload_with_unusual_column_names_is_inferred_and_loads():
     ds = at.session_state[state.DATASETS]["clicks"]
     assert ds.n_users == 30 and ds.n_items == 12 and ds.is_split
     assert any(m.value.startswith("Loaded “clicks”: 30 users") for m in at.success)
+    picker = at.sidebar.selectbox(key=state.PICKER)  # the sidebar follows
+    assert picker.value == "clicks" and picker.options == ["sample", "clicks"]
 
 
 def test_changed_mapping_is_used():

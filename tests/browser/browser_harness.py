@@ -119,17 +119,48 @@ def upload(page, label: str, name: str, data: bytes, mime: str = "text/csv") -> 
     wait_idle(page)
 
 
+def selectbox(page, label: str):
+    """The input of the st.selectbox labelled ``label`` (a combobox named by its label)."""
+    return page.locator(f'input[role="combobox"][aria-label="{label}"]').first
+
+
 def choose(page, label: str, option: str) -> None:
     """Pick ``option`` in the st.selectbox labelled ``label``."""
-    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
-    box.click()
+    selectbox(page, label).click()
     page.get_by_role("option", name=option, exact=True).click()
     wait_idle(page)
 
 
 def selectbox_value(page, label: str) -> str:
-    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
-    return box.locator('[data-baseweb="select"]').inner_text().strip()
+    return selectbox(page, label).input_value().strip()
+
+
+def canvas_ink(frame) -> int:
+    """Pixels with any opacity on the first canvas of ``frame`` (0: nothing drawn)."""
+    return frame.evaluate("""() => {
+        const c = document.querySelector('canvas');
+        if (!c || !c.width || !c.height) return 0;
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+        return n;
+    }""")
+
+
+def graph_frame(page, timeout: float = 60.0):
+    """The frame of the embedded pyvis graph, once vis.js has drawn on its canvas."""
+    page.wait_for_selector("iframe", timeout=timeout * 1000)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for frame in page.frames:
+            try:
+                if frame.evaluate("() => typeof network !== 'undefined' && !!network") and \
+                        canvas_ink(frame) > 0:
+                    return frame
+            except Exception:  # frame navigating or detached; look again
+                pass
+        page.wait_for_timeout(200)
+    raise TimeoutError("the pyvis graph did not draw")
 
 
 def screenshot(page, name: str) -> Path:

@@ -115,3 +115,31 @@ def test_odd_but_readable_files_load_with_warnings_and_notes():
     assert ds.item_texts == ["Café Society", "Naïve Art", "Plain"]
     # File order of the kept rows: line 3 (user 2), then line 4 (the last row of user 1, item 10).
     assert ds.interactions["rating"].tolist() == [3.0, 4.0]
+
+
+def test_spreadsheets_are_refused_with_advice(tmp_path):
+    import zipfile
+
+    xlsx = tmp_path / "ratings.xlsx"
+    with zipfile.ZipFile(xlsx, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
+    with pytest.raises(DataError, match="ratings.xlsx: an Excel or OpenDocument workbook, not a "
+                                        "table file; save the sheet as CSV"):
+        load(xlsx)
+    xls = tmp_path / "ratings.xls"
+    xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600))
+    with pytest.raises(DataError, match="ratings.xls: an old Excel \\(.xls\\) workbook"):
+        load(xls)
+
+
+def test_bad_value_after_the_first_parsed_block_is_still_named(monkeypatch, tmp_path):
+    from recsys_core.data import readers
+
+    monkeypatch.setattr(readers, "BLOCK_SIZE", 64)  # types are guessed from 64 bytes
+    lines = "".join(f"{u},{u % 7},{u % 5 + 1},{1_600_000_000 + u}\n" for u in range(40))
+    path = tmp_path / "late.csv"
+    path.write_text("user,item,rating,ts\n" + lines + "41,3,five,1600000041\n")
+    with pytest.raises(DataError, match=r"late.csv: column 'rating': non-numeric rating "
+                                        r"\('five'\) at line 42"):
+        load(path)

@@ -247,3 +247,15 @@ def test_multiline_quoted_descriptions(tmp_path):
                                           'b,Up,"Balloons"\n')
     ds = load(inter, items=items)
     assert ds.item_texts == ["Heat. A heist.\nThen a chase, at night.", "Up. Balloons"]
+
+
+def test_semicolon_file_with_decimal_commas(tmp_path):
+    ds = load(write(tmp_path / "eu.csv", "user;item;rating\n1;2;4,5\n2;2;3\n"))
+    assert ds.interactions["rating"].tolist() == [4.5, 3.0]
+    assert "eu.csv: column 'rating': decimal commas read as points" in ds.report.notes
+
+
+def test_space_aligned_columns(tmp_path):
+    ds = load(write(tmp_path / "aligned.txt", "  1   10  4\n  2    10 3\n 12  7   5 \n"))
+    assert ds.user_ids.tolist() == [1, 2, 12] and ds.item_ids.tolist() == [7, 10]
+    assert ds.interactions["rating"].tolist() == [4.0, 3.0, 5.0]

@@ -92,6 +92,8 @@ class ChatServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def answer(self, body: dict, n: int) -> tuple[int, str]:
+        if self.behaviour == "unauthorized":
+            return 401, "bad key"
         if self.behaviour == "error" or (self.behaviour == "flaky" and n == 1):
             return 500, "model crashed"
         ev = evidence_json(body)
@@ -269,3 +271,12 @@ def test_missing_local_model_falls_back(tiny, tmp_path):
     ex = explain(model, ds, "u1", "i3", narrator=TransformersNarrator(str(tmp_path / "none")))
     assert ex.backend == "template"
     assert ex.fallback_reason.startswith(f"could not load the language model in {tmp_path / 'none'}")
+
+
+
+def test_client_errors_are_not_retried(tiny):
+    ds, model = tiny
+    with ChatServer("unauthorized") as server:
+        ex = explain(model, ds, "u1", "i3", narrator=narrator(server.url, retries=3))
+    assert ex.fallback_reason == f"the LLM server at {server.url} answered HTTP 401: bad key"
+    assert len(server.requests) == 1 and ex.backend == "template"

@@ -5,7 +5,8 @@ import re
 import numpy as np
 from conftest import evidence, lightgcn_with, seed_dataset
 
-from recsys_core.explain import TemplateNarrator, check, explain
+from recsys_core.explain import TemplateNarrator, explain
+from recsys_core.explain.check import check
 from recsys_core.explain.evidence import HistoryEvidence, PopularityEvidence, TagEvidence
 from recsys_core.explain.narrate import ordinal
 

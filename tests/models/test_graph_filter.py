@@ -128,3 +128,12 @@ def test_fit_emits_one_event_and_rejects_bad_parameters(ds):
 def test_unfitted_model_says_so():
     with pytest.raises(RuntimeError, match="GFCF is not fitted yet"):
         GFCF().score([0])
+
+
+def test_torch_fallback_product_equals_the_compiled_kernel(ds, monkeypatch):
+    import recsys_core.models.graph_filter as gf
+
+    model = GraphFilter(ideal_weight=0.3, n_factors=3, sharpen_time=1.0, svd_iters=10).fit(ds)
+    compiled = model.score(np.arange(6))
+    monkeypatch.setattr(gf, "numba", None)
+    np.testing.assert_allclose(model.score(np.arange(6)).numpy(), compiled.numpy(), atol=1e-5)

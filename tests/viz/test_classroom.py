@@ -153,3 +153,36 @@ def test_lightgcn_walkthrough_matches_the_model_forward_pass():
     for item in (2, 3):
         assert walk.output(0, item).score == pytest.approx(
             float(model.score([0], [item - 2])[0, 0]), abs=1e-6)
+
+
+@pytest.mark.parametrize("epochs,activation,aggr", [(0, "sigmoid", "add"), (20, "tanh", "add"),
+                                                    (5, "relu", "mean")])
+def test_seed_gnn_walkthrough_matches_the_model_trace_and_scores(epochs, activation, aggr):
+    from recsys_core.models.seed_gnn import SeedGNN
+
+    ds = seed_example()
+    model = SeedGNN(dim=3, layers=2, epochs=epochs, seed=7, patience=0, activation=activation,
+                    aggr=aggr).fit(ds)
+    trace = model.trace()
+    walk = C.walkthrough(model)
+    assert walk.layers == 2 and walk.activation == activation and walk.aggr == aggr
+    src, dst = trace.edge_index
+    for t, lt in enumerate(trace.layers):
+        for node in range(4):
+            step = walk.step(node, t)
+            np.testing.assert_allclose(step.self_term, lt.self_term[node], atol=1e-6)
+            np.testing.assert_allclose(step.aggregate, lt.aggregated[node], atol=1e-6)
+            np.testing.assert_allclose(step.pre_activation, lt.pre_activation[node], atol=1e-6)
+            np.testing.assert_allclose(step.new_state, lt.h_out[node], atol=1e-6)
+            incoming = {int(j): lt.messages[e].numpy()
+                        for e, j in enumerate(src.tolist()) if dst[e] == node}
+            assert sorted(incoming) == step.senders
+            for m in step.messages:
+                np.testing.assert_allclose(m.value, incoming[m.source], atol=1e-6)
+        for p, (u, i) in enumerate(trace.pairs.T.tolist()):
+            edge = walk.edge_step(u, i, t)
+            np.testing.assert_allclose(edge.new_state, lt.edge_states[p], atol=1e-6)
+    scores = model.score([0, 1]).numpy()  # [2 users, 2 items]
+    for u in range(2):
+        for i in range(2):
+            assert walk.output(u, 2 + i).score == pytest.approx(float(scores[u, i]), abs=1e-6)

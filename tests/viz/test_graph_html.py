@@ -278,3 +278,9 @@ def test_long_labels_are_shortened_but_tooltips_keep_everything():
 def test_bad_arguments(ego, kwargs, message):
     with pytest.raises(ValueError, match=message):
         ego_html(ego, **kwargs)
+
+
+def test_zero_ratings_draw_thin_edges():
+    ds = make_ds([("u1", "i1", 0), ("u1", "i2", 0)], {"i1": "A", "i2": "B"}, {"i1": "", "i2": ""})
+    edges = edges_of(ego_html(ego_network(ds, "u1", hops=1)))
+    assert [e["width"] for e in edges.values()] == [0.5, 0.5]

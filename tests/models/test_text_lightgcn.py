@@ -1,0 +1,116 @@
+"""text_lightgcn: the fused ID + text LightGCN, its cold-item path and its fold-in."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from recsys_core.data.synthetic import generate
+from recsys_core.evaluate import evaluate
+from recsys_core.graph import normalize_bipartite
+from recsys_core.models import make
+from recsys_core.models.lightgcn import propagate
+from recsys_core.models.text_lightgcn import TextLightGCN
+from recsys_core.text import TextEncoder
+
+FAST = dict(lr=0.01, batch_size=128, epochs=8, patience=0, threads=1, use_profiles=False)
+
+
+@pytest.fixture(scope="module")
+def text_home(tmp_path_factory):
+    home = tmp_path_factory.getbasetemp() / "graphrec-text-home"  # shared by the session
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRAPHREC_HOME", str(home))
+        yield home
+
+
+@pytest.fixture(scope="module")
+def split():
+    data = generate(seed=0, n_users=50, n_items=32, n_interactions=400)
+    return data.to_dataset().split("cold_items", fraction=0.2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(text_home, split) -> TextLightGCN:
+    return make("text_lightgcn", **FAST).fit(split)
+
+
+def test_fit_trains_and_reports(fitted):
+    assert fitted.epochs_trained_ == 8 and len(fitted.history_) == 8
+    losses = [h["loss"] for h in fitted.history_]
+    assert losses[-1] < losses[0]
+    assert "TextLightGCNModule(users=50, items=32, dim=64, text_dim=384, layers=3)" == repr(
+        fitted.module_)
+
+
+def test_cold_items_speak_through_the_text_tower(fitted, split):
+    module = fitted.module_
+    items = torch.as_tensor(fitted.item_embeddings())
+    cold = torch.as_tensor(split.cold_items)
+    assert len(cold) > 0
+    with torch.no_grad():
+        tower = module.item_tower(module.text[cold + module.n_users])
+        graph = propagate(module.adj, module.ego_all(), module.layers)[module.n_users:]
+    torch.testing.assert_close(items[cold], tower)
+    warm = torch.as_tensor(np.setdiff1d(np.arange(split.n_items), split.cold_items))
+    torch.testing.assert_close(items[warm], graph[warm])
+    # A cold item's ID embedding never enters its layer-0 embedding.
+    node = int(cold[0]) + module.n_users
+    with torch.no_grad():
+        torch.testing.assert_close(module.ego_all()[node], module.project(module.text[node]))
+
+
+def test_cold_items_rank_above_chance(fitted, split):
+    # Held-out items have no interaction at all: only their text places them.
+    frame = evaluate(fitted, split, ks=(2,), segments=True)
+    among_cold = frame[(frame["metric"] == "recall") & (frame["segment"] == "cold items among cold")]
+    chance = 2 / len(split.cold_items)  # a random order of the cold items
+    assert float(among_cold["value"].iloc[0]) > 1.2 * chance
+
+
+def test_same_seed_same_model(text_home, split, fitted):
+    again = make("text_lightgcn", **FAST).fit(split)
+    torch.testing.assert_close(again.score([0, 1, 2]), fitted.score([0, 1, 2]), rtol=0, atol=0)
+
+
+def test_fold_in_matches_propagation_with_the_new_user_for_one_layer(text_home, split):
+    model = make("text_lightgcn", **{**FAST, "layers": 1, "epochs": 2}).fit(split)
+    module = model.module_
+    liked = np.array([0, 3, 5])
+    # Append the new user as a graph node and run exact one-layer LightGCN.
+    r = sp.vstack([model.dataset_.matrix("train"),
+                   sp.csr_matrix((np.ones(3), (np.zeros(3), liked)), shape=(1, split.n_items))])
+    adj = normalize_bipartite(r)
+    n_users = module.n_users + 1
+    with torch.no_grad():
+        ego = module.ego_all()
+        text = module.text[liked + module.n_users].mean(0)
+        new_user = module.project(text / text.norm())
+        emb0 = torch.cat([ego[: module.n_users], new_user[None], ego[module.n_users:]])
+        expected = propagate(adj, emb0, 1)[n_users - 1]
+    got = model.items_user_vector(liked)
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
+    ids, _ = model.recommend_for_items(list(split.item_ids[liked]), k=5)
+    assert len(ids) == 5 and not set(ids) & set(split.item_ids[liked])
+
+
+def test_recommend_for_text_scores_the_user_tower(fitted, split):
+    sentence = "a heist comedy with a bank robbery"
+    ids, scores = fitted.recommend_for_text(sentence, k=4)
+    with torch.no_grad():
+        user = fitted.module_.user_tower(torch.as_tensor(TextEncoder().encode([sentence])[0]))
+        expected = torch.as_tensor(fitted.item_embeddings()) @ user
+    top = torch.topk(expected, 4)
+    assert list(ids) == list(split.item_ids[top.indices.numpy()])
+    np.testing.assert_allclose(scores, top.values.numpy(), rtol=1e-5)
+    only_warm, _ = fitted.recommend_for_text(sentence, k=32, include_cold=False)
+    assert len(only_warm) == 32 - len(split.cold_items)
+    with pytest.raises(ValueError, match="non-empty sentence"):
+        fitted.recommend_for_text("  ")
+
+
+def test_state_round_trip(fitted, split):
+    copy = TextLightGCN(**FAST).load_state_tensors(fitted.state_tensors(), fitted.dataset_)
+    torch.testing.assert_close(copy.score([0, 4]), fitted.score([0, 4]))
