@@ -39,6 +39,3 @@ if st.button("Train", type="primary", key="train_start", disabled=not chosen or 
     st.toast(f"Started {len(chosen)} training job(s).")
 
 runs.live_jobs()
-
-st.subheader("Saved runs")
-runs.runs_manager()

@@ -156,6 +156,9 @@ class NegativeSampler:
         self.max_rounds = max_rounds
         keys = np.unique(users.astype(np.int64) * n_items + items.astype(np.int64))
         self.keys = torch.as_tensor(keys)  # [P] sorted user * n_items + item
+        per_user = np.bincount(keys // n_items) if len(keys) else np.zeros(0, dtype=np.int64)
+        # users who interacted with every item have no negative: do not redraw for them
+        self.saturated = torch.as_tensor(per_user >= n_items)  # [max user + 1]
 
     def is_positive(self, users: Tensor, items: Tensor) -> Tensor:
         keys = users * self.n_items + items
@@ -166,6 +169,9 @@ class NegativeSampler:
         neg = torch.randint(0, self.n_items, users.shape, generator=generator)
         for _ in range(self.max_rounds):
             bad = self.is_positive(users, neg)
+            if len(self.saturated):
+                known = users < len(self.saturated)
+                bad &= ~(known & self.saturated[users.clamp(max=len(self.saturated) - 1)])
             n_bad = int(bad.sum())
             if n_bad == 0:
                 break

@@ -57,6 +57,15 @@ def test_negative_sampler_never_returns_positives_and_is_uniform():
     assert sampler.is_positive(torch.tensor([1, 1]), torch.tensor([5, 0])).tolist() == [True, False]
 
 
+def test_negative_sampler_copes_with_a_user_who_saw_every_item():
+    users = np.array([0, 0, 1])
+    items = np.array([0, 1, 0])
+    sampler = NegativeSampler(users, items, n_items=2)
+    neg = sampler.sample(torch.tensor([0, 1, 1, 1]), torch.Generator().manual_seed(0))
+    assert neg[1:].tolist() == [1, 1, 1]  # user 1's only negative
+    assert 0 <= int(neg[0]) < 2  # user 0 has none: any item, without endless redraws
+
+
 def test_carved_validation_comes_from_train_only(ds):
     no_valid = ds.replace(valid=ds.valid.iloc[:0])
     carved = carve_validation(no_valid, 0.2, seed=0)

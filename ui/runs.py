@@ -24,8 +24,6 @@ from recsys_core.viz.eval_charts import training_curves
 SESSION_ID = "runs_session_id"
 #: str | None: the run the embeddings and recommendations pages open first.
 SELECTED_RUN = "selected_run"
-#: set[str]: jobs seen running by the live panel (a finished one triggers a full rerun).
-WATCHED = "runs_watched_jobs"
 #: Models offered on the train page, in this order when registered.
 PREFERRED_MODELS = ("lightgcn", "text_lightgcn", "mf", "popularity", "text_knn", "text_sage",
                     "gat", "seed_gnn", "graph_filter")
@@ -78,27 +76,26 @@ def submit_training(dataset_name: str, ds: Dataset, model_name: str, params: dic
     job_id = jobs().submit(f"{model_name} on {dataset_name}", work,
                            meta={"session": session_id(), "dataset": dataset_name,
                                  "model": model_name})
-    st.session_state.setdefault(WATCHED, set()).add(job_id)
     return job_id
 
 
 def live_jobs(limit: int = 6) -> None:
-    """Progress, live curves and Cancel for this session's jobs; refreshes every second."""
+    """This session's jobs (progress, live curves, Cancel) and the saved runs below them.
+
+    While a job is queued or running, the panel refreshes itself every second
+    without rerunning the rest of the page; the runs table in it shows a
+    finished run as soon as it is saved.
+    """
     registry = jobs()
     mine = {"session": session_id()}
     running = bool(registry.active(mine))
 
     @st.fragment(run_every=1.0 if running else None)
     def panel() -> None:
-        statuses = registry.list(mine)[-limit:]
-        import sys; print("DBG", id(registry), mine, [(x.id, x.state, x.error, x.meta) for x in registry.list()], file=sys.stderr)
-        watched = st.session_state.setdefault(WATCHED, set())
-        finished_now = [s for s in statuses if s.is_finished and s.id in watched]
-        for s in reversed(statuses):
+        for s in reversed(registry.list(mine)[-limit:]):
             _job_card(registry, s)
-        if finished_now:  # a job ended: rerun the whole page so the runs table updates
-            watched.difference_update(s.id for s in finished_now)
-            st.rerun(scope="app")
+        st.subheader("Saved runs")
+        runs_manager()
 
     panel()
 

@@ -53,6 +53,11 @@ def ensure_app_ran() -> None:
 def registry() -> dict[str, Dataset]:
     """The session's datasets by name (created empty on first use)."""
     ensure_app_ran()
+    return _sets()
+
+
+def _sets() -> dict[str, Dataset]:
+    # Without the app.py check: safe inside widget callbacks.
     return st.session_state.setdefault(DATASETS, {})
 
 
@@ -73,7 +78,7 @@ def remove_dataset(name: str) -> None:
 
 
 def set_current(name: str) -> None:
-    if name not in registry():
+    if name not in _sets():
         raise KeyError(f"no dataset named {name!r} in this session")
     st.session_state[CURRENT] = name
 

@@ -325,13 +325,20 @@ CONTEXT_SLOTS = 4
 
 
 def dataset_key(ds: Dataset) -> tuple[str, str]:
-    """Identity of a dataset *and* its split: content hash plus a digest of the training pairs."""
+    """Identity of a dataset *and* its split: content hash plus a digest of the training pairs.
+
+    Computed once per Dataset object (split and replace make new objects).
+    """
+    cached = ds.__dict__.get("_explain_key")
+    if cached is not None:
+        return cached
     train = ds.train_interactions
     digest = hashlib.blake2b(digest_size=8)
     digest.update(np.ascontiguousarray(train["user"].to_numpy(np.int64)).tobytes())
     digest.update(np.ascontiguousarray(train["item"].to_numpy(np.int64)).tobytes())
     digest.update(np.ascontiguousarray(train["rating"].to_numpy(np.float64)).tobytes())
-    return ds.content_hash(), digest.hexdigest()
+    ds.__dict__["_explain_key"] = key = (ds.content_hash(), digest.hexdigest())
+    return key
 
 
 def graph_context(ds: Dataset) -> GraphContext:

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 #: Removal columns handled per sparse-dense product (bounds memory to N x 2*chunk doubles).
 REMOVAL_CHUNK = 64
@@ -136,8 +136,18 @@ def removal_scores(graph: RemovalGraph | sp.spmatrix, spec: PropagationSpec, use
         graph = RemovalGraph(graph)
     # The dense products here are small; one BLAS thread avoids thread start-up and
     # contention costs that dominate at this size.
-    with threadpool_limits(1):
+    with _blas().limit(limits=1):
         return _removal_scores(graph, spec, user, item, history)
+
+
+_CONTROLLER: list[ThreadpoolController] = []
+
+
+def _blas() -> ThreadpoolController:
+    """One controller for the process: building one scans the loaded libraries (slow)."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 def _removal_scores(graph: RemovalGraph, spec: PropagationSpec, user: int, item: int,
@@ -145,9 +155,11 @@ def _removal_scores(graph: RemovalGraph, spec: PropagationSpec, user: int, item:
     emb0 = np.asarray(spec.emb0, dtype=np.float64)  # [N, d]
     targets = np.array([user, spec.n_users + item])
     history = np.asarray(history, dtype=np.int64)
+    # [E0 | A E0]: the last hop is read from A E0, computed once per weights and graph.
+    ends = _cached_ends(graph, spec, emb0)  # [N, 2d]
 
     # Base score: the same pull with no removal.
-    base = _pull(graph.adj, emb0, spec.layer_weights, targets, [])  # [2, d]
+    base = _pull(graph.adj, ends, spec.layer_weights, targets, [])  # [2, d]
     base_score = float(base[0] @ base[1])
 
     scores = np.empty(len(history))
@@ -157,35 +169,65 @@ def _removal_scores(graph: RemovalGraph, spec: PropagationSpec, user: int, item:
         # Column 2j pulls the user's row, 2j+1 the item's row, both under removal j.
         cols_targets = np.tile(targets, len(chunk))
         per_col = [d for d in deltas for _ in range(2)]
-        final = _pull(graph.adj, emb0, spec.layer_weights, cols_targets, per_col)  # [2B, d]
+        final = _pull(graph.adj, ends, spec.layer_weights, cols_targets, per_col)  # [2B, d]
         scores[start:start + len(chunk)] = np.einsum("bd,bd->b", final[0::2], final[1::2])
     return base_score, scores
 
 
-def _pull(adj: sp.csr_matrix, emb0: np.ndarray, weights: np.ndarray, targets: np.ndarray,
+def _cached_ends(graph: RemovalGraph, spec: PropagationSpec, emb0: np.ndarray) -> np.ndarray:
+    cache = getattr(spec, "_ends", None)
+    if cache is None or cache[0] is not graph:
+        cache = (graph, np.hstack([emb0, graph.adj @ emb0]))  # [N, 2d]
+        spec._ends = cache
+    return cache[1]
+
+
+#: Pull vectors denser than this are propagated as dense arrays, sparser ones as sparse.
+SPARSE_DENSITY = 0.05
+
+
+def _pull(adj: sp.csr_matrix, ends: np.ndarray, weights: np.ndarray, targets: np.ndarray,
           deltas: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Rows ``targets`` of sum_k w_k (A + Delta_c)^k E0, one column c per target."""
-    n_nodes = adj.shape[0]
+    """Rows ``targets`` of sum_k w_k (A + Delta_c)^k E0, one column c per target.
+
+    ``ends`` is [E0 | A E0]. Pull vectors v_k = (A + Delta_c)^k 1_t are
+    propagated for k < L only; the last hop uses symmetry,
+    v_L^T E0 = v_{L-1}^T (A E0) + (Delta_c v_{L-1})^T E0.
+    """
+    n_nodes, d = adj.shape[0], ends.shape[1] // 2
     n_cols = len(targets)
+    layers = len(weights) - 1
     v = np.zeros((n_nodes, n_cols))  # [N, B] one-hot pull vectors
     v[targets, np.arange(n_cols)] = 1.0
     if deltas:
-        rows = np.concatenate([d[0] for d in deltas])
-        cols = np.concatenate([d[1] for d in deltas])
-        vals = np.concatenate([d[2] for d in deltas])
-        which = np.repeat(np.arange(n_cols), [len(d[0]) for d in deltas])
+        rows = np.concatenate([dl[0] for dl in deltas])
+        cols = np.concatenate([dl[1] for dl in deltas])
+        vals = np.concatenate([dl[2] for dl in deltas])
+        which = np.repeat(np.arange(n_cols), [len(dl[0]) for dl in deltas])
         flat_out = rows * n_cols + which
         flat_in = cols * n_cols + which
+
+    def delta_times(x: np.ndarray) -> np.ndarray:
+        """Delta_c x_c for every column at once: a scatter over the few changed entries."""
+        return np.bincount(flat_out, weights=vals * x.ravel()[flat_in],
+                           minlength=n_nodes * n_cols).reshape(n_nodes, n_cols)
+
     acc = weights[0] * v
-    for k in range(1, len(weights)):
-        nxt = adj @ v  # [N, B]
+    for k in range(1, layers):
+        if np.count_nonzero(v) < SPARSE_DENSITY * v.size:
+            nxt = (adj @ sp.csc_matrix(v)).toarray()  # early hops touch few nodes
+        else:
+            nxt = adj @ v  # [N, B]
         if deltas:
-            # Delta_c v_c for every column at once: scatter the few changed entries.
-            nxt += np.bincount(flat_out, weights=vals * v.ravel()[flat_in],
-                               minlength=n_nodes * n_cols).reshape(n_nodes, n_cols)
+            nxt += delta_times(v)
         v = nxt
         acc += weights[k] * v
-    return acc.T @ emb0  # [B, d]
+    out = acc.T @ ends[:, :d]  # [B, d] layers 0 .. L-1
+    if layers >= 1:
+        out += weights[layers] * (v.T @ ends[:, d:])  # v_{L-1}^T A E0
+        if deltas:
+            out += weights[layers] * (delta_times(v).T @ ends[:, :d])
+    return out
 
 
 def foldin_effects(item_emb: np.ndarray, history: np.ndarray, item: int,

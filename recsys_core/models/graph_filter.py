@@ -163,6 +163,7 @@ class GraphFilter(Recommender):
             self.user_factors_ = torch.zeros(dataset.n_users, 0)
             self.singular_values_ = torch.zeros(0)
             self.item_factors_ = torch.zeros(dataset.n_items, 0)
+        self._prepare_ideal()
         self.dataset_ = dataset
         self.fit_seconds_ = time.perf_counter() - start
         if callbacks:  # one event: there are no epochs, fitting is closed-form
@@ -237,6 +238,28 @@ class GraphFilter(Recommender):
         x[torch.as_tensor(rows.row, dtype=torch.long), torch.as_tensor(rows.col, dtype=torch.long)] = 1.0
         return x
 
+    def _prepare_ideal(self) -> None:
+        """Sharpened item side of the ideal filter, S D_I^{1/2} V_k: [I, k].
+
+        The sharpening S is a polynomial in P, hence linear, so
+        S(D^{1/2} V_k z) = (S D^{1/2} V_k) z: the ideal term is sharpened once
+        here instead of once per batch of users.
+        """
+        with torch.no_grad():
+            self.ideal_items_ = self.sharpen(self.item_sqrt_.unsqueeze(1) * self.item_factors_)
+
+    def _score_batch(self, users: np.ndarray) -> Tensor:
+        """Filtered scores of some users, item-major [I, B]."""
+        rows = self.interactions_[users]  # [B, I] sparse binary
+        # P x = R~^T (R~ x) with sparse products while the signal is still sparse.
+        propagated = self._r_norm_t_csr @ (self.normalized_ @ rows.T.tocsc())  # [I, B]
+        out = self.sharpen(torch.as_tensor(propagated.toarray(), dtype=torch.float32))
+        if self.ideal_weight and self.item_factors_.shape[1]:
+            scaled = (self.item_factors_ * self.item_inv_sqrt_.unsqueeze(1)).numpy()  # [I, k]
+            z = torch.as_tensor(np.asarray(rows @ scaled), dtype=torch.float32)  # [B, k]
+            out += self.ideal_weight * (self.ideal_items_ @ z.T)
+        return out
+
     # ------------------------------------------------------------------ scoring
     def score(self, users, items=None) -> Tensor:
         ds = self.check_fitted()
@@ -246,8 +269,7 @@ class GraphFilter(Recommender):
         with torch.no_grad():
             for start in range(0, len(users), self.batch_size):
                 batch = users[start:start + self.batch_size]
-                s = self.sharpen(self.blur(self.user_signal(batch)))  # [I, B]
-                out[start:start + len(batch)] = s.T
+                out[start:start + len(batch)] = self._score_batch(batch).T
         if items is not None:
             out = out[:, torch.as_tensor(np.asarray(items), dtype=torch.long)]
         return out
@@ -278,6 +300,7 @@ class GraphFilter(Recommender):
         if self.item_factors_.shape[0] != dataset.n_items:
             raise ValueError(f"saved item factors cover {self.item_factors_.shape[0]} items; "
                              f"dataset {dataset.name!r} has {dataset.n_items}")
+        self._prepare_ideal()
         self.dataset_ = dataset
         return self
 

@@ -245,7 +245,7 @@ class SeedGNN(EmbeddingRecommender):
 
     def score(self, users, items=None) -> Tensor:
         """Predicted preference :math:`R_{ij} = H_i \\cdot H_j + b_r` (a rating under MSE)."""
-        return super().score(users, items) + float(self.module_.b_r)
+        return super().score(users, items) + float(self.module_.b_r.detach())
 
     # ---------------------------------------------------------------- teaching view
     def trace(self) -> SeedGNNTrace:

@@ -57,20 +57,21 @@ def protocol_help(protocol: str) -> str:
 def with_labels(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy with a ``label`` column naming each series.
 
-    The label is the model name, followed by the dataset and the run id only
-    when those vary in ``frame`` (so one dataset and one run per model gives
-    plain model names). An existing ``label`` column is kept.
+    The label is the model name, then the dataset when the frame holds
+    several datasets, then the run id when one model has several runs on one
+    dataset; so one run per model and dataset gives plain model names. An
+    existing ``label`` column is kept.
     """
     out = frame.copy()
     if "label" in out.columns:
         return out
-    parts = [out["model"].astype(str)]
-    for column in ("dataset", "run"):
-        if column in out.columns and out[column].nunique() > 1:
-            parts.append(out[column].astype(str))
-    label = parts[0]
-    for part in parts[1:]:
-        label = label + LABEL_SEP + part
+    label = out["model"].astype(str)
+    if "dataset" in out.columns and out["dataset"].nunique() > 1:
+        label = label + LABEL_SEP + out["dataset"].astype(str)
+    if "run" in out.columns:
+        runs_per_series = out.groupby(label)["run"].transform("nunique")
+        if (runs_per_series > 1).any():
+            label = label + LABEL_SEP + out["run"].astype(str)
     out["label"] = label
     return out
 

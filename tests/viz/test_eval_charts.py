@@ -41,11 +41,18 @@ def _frame():
 def test_labels_name_only_what_varies():
     frame = _frame()
     assert set(with_labels(frame)["label"]) == {"lightgcn", "text_lightgcn"}
+    # One run per model: runs are not named even though their ids differ.
+    frame["run"] = np.where(frame["model"] == "lightgcn", "r1", "r2")
+    assert set(with_labels(frame)["label"]) == {"lightgcn", "text_lightgcn"}
     frame["dataset"] = np.where(frame.index % 2 == 0, "sample", "gowalla")
-    frame["run"] = "r1"
     labels = set(with_labels(frame)["label"])
     assert labels == {"lightgcn · sample", "lightgcn · gowalla",
                       "text_lightgcn · sample", "text_lightgcn · gowalla"}
+    # Two runs of one model on one dataset are told apart by run id.
+    frame["dataset"] = "sample"
+    frame["run"] = np.where(frame.index % 2 == 0, "r1", "r3")
+    assert set(with_labels(frame)["label"]) == {
+        "lightgcn · r1", "lightgcn · r3", "text_lightgcn · r1", "text_lightgcn · r3"}
 
 
 def test_metric_bar_values_and_protocol_separation():

@@ -1,0 +1,63 @@
+"""Evaluation page: charts of every saved run, both kinds of metrics labelled, CSV table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from apptest_helpers import texts
+from dash2_helpers import open_page, trained_home
+
+pytestmark = pytest.mark.slow
+
+
+def _chart(at, key):
+    chart = next(c for c in at.get("plotly_chart") if key in c.proto.id)
+    return json.loads(chart.proto.spec)
+
+
+def test_charts_compare_runs_and_label_protocols(monkeypatch):
+    home, ids = trained_home()
+    at = open_page("evaluation", monkeypatch, home)
+    assert set(at.multiselect(key="eval_runs").value) == set(ids.values())
+    bar = _chart(at, "eval_recall_at_20")["data"][0]
+    assert sorted(bar["x"]) == ["lightgcn", "text_lightgcn"]
+    # The bar heights are the runs' stored recall@20.
+    table = next(d.value for d in at.dataframe if {"protocol", "value", "run"} <= set(d.value.columns))
+    stored = table[(table["metric"] == "recall") & (table["k"] == 20) & (table["segment"] == "all")
+                   & (table["protocol"] == "full ranking")].set_index("model")["value"]
+    heights = dict(zip(bar["x"], bar["y"] if isinstance(bar["y"], list) else [None, None]))
+    if heights["lightgcn"] is not None:
+        assert heights["lightgcn"] == pytest.approx(stored["lightgcn"])
+    lines = _chart(at, "eval_recall_ndcg_vs_k")["data"]
+    assert {t["name"] for t in lines} == {"lightgcn", "text_lightgcn"}
+    roc = _chart(at, "eval_roc_curves")["data"]
+    assert [t["name"].split(" (AUC")[0] for t in roc] == ["lightgcn", "text_lightgcn", "chance"] \
+        or [t["name"].split(" (AUC")[0] for t in roc] == ["text_lightgcn", "lightgcn", "chance"]
+    body = texts(at)
+    assert "Full ranking: every item is scored" in body
+    assert "Classification: each held-out positive is paired" in body
+    cls = next(d.value for d in at.dataframe if "auc" in d.value.columns)
+    assert set(cls["protocol"]) == {"sampled negatives 1:1"}
+    assert cls["auc"].between(0, 1).all()
+    # PNG through the toolbar, a CSV of the tidy table.
+    chart = next(c for c in at.get("plotly_chart") if "eval_recall_at_20" in c.proto.id)
+    assert json.loads(chart.proto.config)["toImageButtonOptions"]["format"] == "png"
+    assert list(table.columns) == ["model", "metric", "k", "segment", "protocol", "value", "run",
+                                   "dataset"]
+    assert at.get("download_button")
+
+
+def test_metric_k_and_segment_choices(monkeypatch):
+    home, ids = trained_home()
+    at = open_page("evaluation", monkeypatch, home)
+    at.selectbox(key="eval_metric").set_value("ndcg").run()
+    at.selectbox(key="eval_k").set_value(5).run()
+    assert any("eval_ndcg_at_5" in c.proto.id for c in at.get("plotly_chart"))
+    segments = at.selectbox(key="eval_segment").options
+    assert segments[0] == "all" and any(s.startswith("activity Q") for s in segments)
+    at.multiselect(key="eval_runs").set_value([ids["lightgcn"]]).run()
+    bar = _chart(at, "eval_ndcg_at_5")["data"][0]
+    assert bar["x"] == ["lightgcn"]
+    at.multiselect(key="eval_runs").set_value([]).run()
+    assert "Choose at least one run" in texts(at)

@@ -1,0 +1,87 @@
+"""Recommendations page: history, top K with explanations, LLM fallback, compare, cold start."""
+
+from __future__ import annotations
+
+import pytest
+from apptest_helpers import texts
+from dash2_helpers import open_page, tiny_dataset, trained_home
+
+pytestmark = pytest.mark.slow
+
+
+def _frames(at, column):
+    return [d.value for d in at.dataframe if column in d.value.columns]
+
+
+def test_user_top_k_with_explanations_and_csv(monkeypatch):
+    home, ids = trained_home()
+    at = open_page("recommendations", monkeypatch, home)
+    at.selectbox(key="rec_run").set_value(ids["lightgcn"]).run()
+    at.text_input(key="rec_query").set_value("u0003").run()
+    assert at.selectbox(key="rec_user").value == "u0003"
+    ds = tiny_dataset()
+    history = next(f for f in _frames(at, "rating") if "title" in f.columns)
+    u = ds.user_index("u0003")
+    assert len(history) == int((ds.train["user"] == u).sum())
+    cards = [e for e in at.expander if e.label.startswith(("1. ", "2. ", "10. "))]
+    assert len(cards) == 3
+    body = texts(at)
+    assert "Written by template; faithfulness check passed." in body
+    evidence = _frames(at, "strength")
+    assert len(evidence) == 10
+    assert list(evidence[0].columns) == ["kind", "item_id", "title", "strength", "detail"]
+    # Recommended items are never in the user's history.
+    recs = [e.label.split(". ", 1)[1].rsplit(" · score", 1)[0] for e in at.expander
+            if e.label[:1].isdigit()]
+    assert not set(recs) & set(history["title"])
+    assert at.get("iframe") or at.get("html") or "vis.Network" in str(at)
+    assert at.get("download_button")
+    from ui import explore
+
+    table = explore.explained_table(ids["lightgcn"], "u0003",
+                                    explore.top_k(ids["lightgcn"], "u0003", 10, True), ("", ""))
+    assert list(table.columns) == ["run", "user", "rank", "item", "title", "score", "explanation",
+                                   "backend", "faithful", "fallback_reason"]
+    assert table["explanation"].str.len().gt(20).all()
+
+
+def test_llm_failure_falls_back_and_says_why(monkeypatch):
+    home, ids = trained_home()
+    at = open_page("recommendations", monkeypatch, home)
+    at.selectbox(key="rec_run").set_value(ids["lightgcn"]).run()
+    at.slider(key="rec_k").set_value(5).run()
+    at.text_input(key="llm_url").set_value("http://127.0.0.1:9").run()
+    at.text_input(key="llm_model").set_value("nobody").run()
+    warnings = [w.value for w in at.warning]
+    assert warnings and all(w.startswith("The language model's text was not used:")
+                            for w in warnings)
+    assert "127.0.0.1:9" in warnings[0]
+    assert "Written by template" in texts(at)
+
+
+def test_compare_runs_and_cold_start(monkeypatch):
+    home, ids = trained_home()
+    at = open_page("recommendations", monkeypatch, home)
+    at.selectbox(key="rec_run").set_value(ids["text_lightgcn"]).run()
+    at.selectbox(key="rec_other").set_value(ids["lightgcn"]).run()
+    both = [f for f in _frames(at, "in both")]
+    assert len(both) == 2
+    shared = set(both[0].loc[both[0]["in both"], "item"])
+    assert shared == set(both[1].loc[both[1]["in both"], "item"])
+    assert shared == set(both[0]["item"]) & set(both[1]["item"])
+    assert f"**{len(shared)} of 10** items are in both lists" in texts(at)
+    # A sentence gives recommendations from the text model.
+    at.text_area(key="cold_text").set_value("A family film about dragons and magic").run()
+    at.button(key="cold_text_go").click().run()
+    cold = next(f for f in _frames(at, "interactions"))
+    assert len(cold) == 10 and cold["score"].is_monotonic_decreasing
+    # Liked items work for any model; a model without text cannot read a sentence.
+    at.selectbox(key="rec_run").set_value(ids["lightgcn"]).run()
+    at.text_area(key="cold_text").set_value("space opera").run()
+    at.button(key="cold_text_go").click().run()
+    assert any("has no text pathway" in e.value for e in at.error)
+    at.radio(key="cold_how").set_value("items they liked").run()
+    at.multiselect(key="cold_items").set_value(["m0001", "m0002"]).run()
+    at.button(key="cold_items_go").click().run()
+    cold = next(f for f in _frames(at, "interactions"))
+    assert not {"m0001", "m0002"} & set(cold["item"])
