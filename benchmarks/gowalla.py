@@ -118,6 +118,11 @@ def run_graph_filter(args, ds) -> None:
     grid = make_grid(args)
     factors = [c["n_factors"] for c in grid]
 
+    if args.params:  # chosen earlier on validation: refit and test only
+        params = json.loads(args.params)
+        emit(model=name, phase="valid", event="given", params=params)
+        return test_graph_filter(args, ds, params, wall)
+
     # 1. Validation: carve valid from train.txt, fit on the rest, tune on valid users.
     valid_ds = ds.split("given", valid=args.valid, seed=args.seed)
     start = time.perf_counter()
@@ -137,8 +142,12 @@ def run_graph_filter(args, ds) -> None:
          seconds=round(time.perf_counter() - start, 1),
          **{m: round(best[m], 5) for m in ("recall@20", "ndcg@20")})
     del model
+    test_graph_filter(args, ds, params, wall)
 
-    # 2. Test: refit on all of train.txt with the selected parameters, rank every test user.
+
+def test_graph_filter(args, ds, params: dict, wall: float) -> None:
+    """Refit on all of train.txt with the selected parameters and rank every test user."""
+    name = args.model
     start = time.perf_counter()
     final = make(name, svd_iters=args.svd_iters, seed=args.seed, **params).fit(ds)
     fit_seconds = time.perf_counter() - start
@@ -267,6 +276,8 @@ def main(argv=None) -> None:
     parser.add_argument("--factors", default="448", help="singular vectors k to try")
     parser.add_argument("--methods", default="rk4,euler", help="sharpening solvers to try (bspm)")
     parser.add_argument("--svd-iters", type=int, default=6)
+    parser.add_argument("--params", default=None,
+                        help="JSON of graph filter parameters chosen on validation: skip tuning")
     parser.add_argument("--tune-users", type=int, default=3000,
                         help="validation users sampled for the grid search")
     parser.add_argument("--epochs", type=int, default=20, help="LightGCN epochs (upper bound)")

@@ -24,8 +24,9 @@ cap = o2.number_input("Node cap", 20, 1000, 300, step=20, key="graph_cap",
                       help="Largest number of nodes drawn; beyond it the strongest edges win.")
 by_genre = o3.toggle("Colour items by genre", value=False, key="graph_genre",
                      disabled="genres" not in ds.items.columns)
-physics = o4.toggle("Physics", value=True, key="graph_physics",
-                    help="Let the layout settle with a force simulation.")
+physics = o4.toggle("Physics", value=False, key="graph_physics",
+                    help="Keep a force simulation running (nodes can be dragged and settle). "
+                    "Off, the precomputed layout is drawn at once.")
 
 html, statement, stats = cache.ego_view(key, ds, kind, center, hops, int(cap), by_genre, physics)
 st.caption(f"Sampling: {statement}.")

@@ -400,3 +400,13 @@ def test_evaluate_activity_quartiles():
     assert "warm items" not in set(df.segment)  # no cold items: no item segments
     plain = ev.evaluate(FixedScores(rng.random((n_users, n_items))), ds, ks=(10,), segments=False)
     assert set(plain.segment) == {"all"}
+
+
+def test_batch_top_k_metrics_per_user_values():
+    ds, model = small()
+    scores = model.score(torch.tensor([0, 1, 2]))
+    values = ev.batch_top_k_metrics(scores, ds, [0, 1, 2], part="test", ks=(2,))
+    assert values["n_relevant"].tolist() == [2, 1, 0]
+    assert values["recall@2"].tolist() == pytest.approx([1 / 2, 0.0, 0.0])
+    assert values["mrr@2"].tolist() == pytest.approx([1.0, 0.0, 0.0])
+    assert torch.isinf(scores[0, [0, 1]]).all()  # train and valid items masked in place

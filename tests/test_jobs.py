@@ -142,3 +142,45 @@ def test_unknown_job_and_bad_registry():
         registry.cancel("job-9")
     with pytest.raises(ValueError, match="max_running must be at least 1, got 0"):
         JobRegistry(max_running=0)
+
+
+@pytest.mark.slow
+def test_text_encoding_reports_progress_then_reads_the_cache(monkeypatch, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from recsys_core import models
+    from recsys_core.data.dataset import Dataset
+    from recsys_core.jobs import encode_texts
+
+    monkeypatch.setenv("GRAPHREC_HOME", str(tmp_path))
+    texts = [f"A film about {w} and {v}" for w in ("dragons", "ghosts", "heists")
+             for v in ("trains", "islands", "robots", "kings")]
+    inter = pd.DataFrame({"user": np.zeros(12, np.int64), "item": np.arange(12, dtype=np.int64),
+                          "rating": np.ones(12, np.float32), "timestamp": np.full(12, np.nan)})
+    ds = Dataset(inter, np.array(["u"], dtype=object), np.arange(12), item_texts=texts,
+                 user_texts=["I like dragons"])
+    registry = JobRegistry()
+    seen = []
+
+    def work(ctx):
+        original = ctx.count_progress
+
+        def spy(done, total):
+            seen.append((registry.get(job_id).stage, done, total))
+            original(done, total)
+
+        ctx.count_progress = spy
+        return encode_texts(ctx, models.make("text_lightgcn"), ds)
+
+    job_id = registry.submit("encode", work)
+    first = registry.wait(job_id, 300)
+    assert first.state == DONE, first.error
+    assert first.result == "0 of 13 distinct texts from cache"
+    items = [(d, t) for stage, d, t in seen if stage == "encoding item texts"]
+    assert items[0] == (0, 12) and items[-1] == (12, 12) and len(items) >= 2
+    assert [(d, t) for stage, d, t in seen if stage == "encoding user profiles"][-1] == (1, 1)
+    seen.clear()
+    job_id = registry.submit("encode again", work)
+    assert registry.wait(job_id, 300).result == "13 of 13 distinct texts from cache"
+    assert seen == [("encoding item texts", 12, 12), ("encoding user profiles", 1, 1)]

@@ -76,7 +76,12 @@ from recsys_core.data.dataset import Dataset
 from recsys_core.graph import normalized_adjacency
 from recsys_core.models.base import EmbeddingRecommender
 from recsys_core.models.lightgcn import propagate
-from recsys_core.text import TextEncoder, dataset_text_features, get_encoder
+from recsys_core.text import (
+    TextEncoder,
+    dataset_text_features,
+    get_encoder,
+    user_profile_embeddings,
+)
 
 
 def _bpr(users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
@@ -98,7 +103,7 @@ class TextLightGCNModule(torch.nn.Module):
     """
 
     def __init__(self, n_users: int, n_items: int, dim: int, layers: int, adj: Tensor,
-                 user_text: Tensor, item_text: Tensor):
+                 user_text: Tensor, item_text: Tensor, user_graph_text: Tensor | None = None):
         super().__init__()
         self.n_users, self.n_items, self.layers = n_users, n_items, layers
         text_dim = item_text.shape[1]
@@ -107,8 +112,13 @@ class TextLightGCNModule(torch.nn.Module):
         self.user_tower = content_tower(text_dim, dim)  # h
         self.item_tower = content_tower(text_dim, dim)  # g
         self.adj = adj  # [N, N] CSR; rebuilt from the dataset, never saved
-        # Frozen inputs, recomputed from the text cache on load (not saved).
+        # Frozen inputs, recomputed from the text cache on load (not saved). ``text`` feeds
+        # the towers; ``graph_text`` feeds e^(0) (users: profile text only, by default).
         self.register_buffer("text", torch.cat([user_text, item_text]), persistent=False)  # [N, t]
+        graph_users = user_text if user_graph_text is None else user_graph_text
+        self.register_buffer("graph_text", torch.cat([graph_users, item_text]),
+                             persistent=False)  # [N, t]
+        self.history_in_graph = user_graph_text is None
         degree = torch.diff(adj.crow_indices())
         self.register_buffer("warm", degree > 0, persistent=False)  # [N] has training edges
         self.reset_parameters()
@@ -124,7 +134,7 @@ class TextLightGCNModule(torch.nn.Module):
     def ego_all(self) -> Tensor:
         """[N, dim] layer-0 embeddings ``m * x + W t``."""
         ids = self.embedding.weight * self.warm.unsqueeze(1)
-        return ids + self.project(self.text)
+        return ids + self.project(self.graph_text)
 
     def forward(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
         """Graph view z of the given users [B, d] and items [M, d]."""
@@ -173,6 +183,9 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
         item_dropout: probability that an item in a batch is seen through its text tower only.
         user_dropout: the same for users.
         align: weight of the content-to-graph alignment loss.
+        history_in_graph: also put the user's history-mean text into their e^(0)
+            (off: users enter the graph with ID + profile text; their history
+            reaches them through propagation anyway).
         rating_weighted / profile_weight / use_profiles: how user text features
             are built (:func:`recsys_core.text.user_text_features`).
     """
@@ -185,8 +198,8 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
                  max_seconds: float | None = None, threads: int | None = None,
                  text_model: str | None = None,
                  item_dropout: float = 0.5, user_dropout: float = 0.5, align: float = 0.1,
-                 rating_weighted: bool = False, profile_weight: float = 0.5,
-                 use_profiles: bool = True):
+                 history_in_graph: bool = False, rating_weighted: bool = False,
+                 profile_weight: float = 0.5, use_profiles: bool = True):
         self.dim = dim
         self.layers = layers
         self.lr = lr
@@ -203,6 +216,7 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
         self.item_dropout = item_dropout
         self.user_dropout = user_dropout
         self.align = align
+        self.history_in_graph = history_in_graph
         self.rating_weighted = rating_weighted
         self.profile_weight = profile_weight
         self.use_profiles = use_profiles
@@ -210,18 +224,21 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
     def encoder(self) -> TextEncoder:
         return get_encoder(self.text_model)
 
-    def text_features(self, dataset: Dataset) -> tuple[Tensor, Tensor]:
-        """(user [U, t], item [I, t]) text features from the training interactions."""
-        items, users = dataset_text_features(
-            dataset, self.encoder(), rating_weighted=self.rating_weighted,
-            profile_weight=self.profile_weight, use_profiles=self.use_profiles)
-        return torch.as_tensor(users), torch.as_tensor(items)
-
     def build_module(self, dataset: Dataset) -> TextLightGCNModule:
-        users, items = self.text_features(dataset)
+        encoder = self.encoder()
+        items, users = dataset_text_features(
+            dataset, encoder, rating_weighted=self.rating_weighted,
+            profile_weight=self.profile_weight, use_profiles=self.use_profiles)
+        graph_users = None
+        if not self.history_in_graph:
+            graph_users = np.zeros_like(users)  # [U, t]
+            if self.use_profiles and any(isinstance(t, str) and t.strip()
+                                         for t in dataset.user_texts):
+                graph_users = user_profile_embeddings(dataset, encoder)[0]
+            graph_users = torch.as_tensor(graph_users)
         adj = normalized_adjacency(dataset, "train")
         return TextLightGCNModule(dataset.n_users, dataset.n_items, self.dim, self.layers, adj,
-                                  users, items)
+                                  torch.as_tensor(users), torch.as_tensor(items), graph_users)
 
     def fit(self, dataset: Dataset, callbacks: Sequence[Any] = ()) -> TextLightGCN:
         from recsys_core.train import train_bpr
@@ -268,7 +285,8 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
             text = text / text.norm().clamp_min(1e-12)
             degree = torch.diff(module.adj.crow_indices())[idx].float()  # [n]
             weight = (1.0 / torch.sqrt(len(items) * (degree + 1.0))).unsqueeze(1)  # [n, 1]
-            total = module.project(text)  # e_u^(0): no ID for a new user
+            total = (module.project(text) if module.history_in_graph
+                     else torch.zeros(module.embedding.embedding_dim))  # e_u^(0): no ID, no profile
             for layer in layers[:-1]:
                 total = total + (weight * layer[idx]).sum(0)  # e_u^(l+1)
             return total / (module.layers + 1)

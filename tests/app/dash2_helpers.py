@@ -13,9 +13,8 @@ import shutil
 import tempfile
 import time
 
-from streamlit.testing.v1 import AppTest
-
 from apptest_helpers import APP, TIMEOUT, assert_clean
+from streamlit.testing.v1 import AppTest
 
 TINY = "tiny"
 FAST = {"epochs": 2, "dim": 16, "patience": 0}

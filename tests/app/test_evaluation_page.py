@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
+import numpy as np
 import pytest
 from apptest_helpers import texts
 from dash2_helpers import open_page, trained_home
 
 pytestmark = pytest.mark.slow
+
+
+def _values(data):
+    """Plotly JSON arrays: a list, or a typed array {"dtype": ..., "bdata": base64}."""
+    if isinstance(data, dict):
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
+    return list(data)
 
 
 def _chart(at, key):
@@ -26,9 +35,9 @@ def test_charts_compare_runs_and_label_protocols(monkeypatch):
     table = next(d.value for d in at.dataframe if {"protocol", "value", "run"} <= set(d.value.columns))
     stored = table[(table["metric"] == "recall") & (table["k"] == 20) & (table["segment"] == "all")
                    & (table["protocol"] == "full ranking")].set_index("model")["value"]
-    heights = dict(zip(bar["x"], bar["y"] if isinstance(bar["y"], list) else [None, None]))
-    if heights["lightgcn"] is not None:
-        assert heights["lightgcn"] == pytest.approx(stored["lightgcn"])
+    heights = dict(zip(bar["x"], _values(bar["y"])))
+    assert heights["lightgcn"] == pytest.approx(stored["lightgcn"])
+    assert heights["text_lightgcn"] == pytest.approx(stored["text_lightgcn"])
     lines = _chart(at, "eval_recall_ndcg_vs_k")["data"]
     assert {t["name"] for t in lines} == {"lightgcn", "text_lightgcn"}
     roc = _chart(at, "eval_roc_curves")["data"]

@@ -54,9 +54,10 @@ def test_node_cap_and_toggles_change_the_drawing():
     assert "Sampling: showing 40 of" in texts(at)
     plain = iframe_html(at)
     at.toggle(key="graph_genre").set_value(True).run()
-    at.toggle(key="graph_physics").set_value(False).run()
     assert_clean(at)
     coloured = iframe_html(at)
     assert coloured != plain
-    assert '"enabled": false' in coloured.replace("'", '"')
+    assert '"physics": {"enabled": false' in coloured.replace("'", '"')  # off by default
+    at.toggle(key="graph_physics").set_value(True).run()
+    assert '"physics": {"enabled": true' in iframe_html(at).replace("'", '"')
     assert at.dataframe[0].value.loc["nodes", "this neighbourhood"] == 40

@@ -115,6 +115,10 @@ def test_xss_titles_show_as_text_and_run_nothing(page, app_url):
     items += "".join(f"p{k},Plain title {k},Comedy\n" for k in range(3, 12))
     load_upload(page, app_url, "xss", UNUSUAL, items.encode())
     go_to(page, "Graph")
+    page.get_by_label("Search a user or item by id or title").fill("onerror")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    assert selectbox_value(page, "Centre") == f"item p0 · {XSS_TITLES[0]}"  # shown as text
     frame = graph_frame(page)
     labels = frame.evaluate("() => network.body.data.nodes.get().map(n => n.label)")
     for title in XSS_TITLES:
