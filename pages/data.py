@@ -14,7 +14,7 @@ if message := state.pop_flash():
     st.success(message)
 files = data_form.choose_files()
 if files is not None:
-    mapping = data_form.column_mapping(files) if files.default_name not in cache.BUNDLED else None
+    mapping = None if files.bundled else data_form.column_mapping(files)
     with st.container(border=True):
         opts = data_form.options()
         name = st.text_input("Name this dataset", value=files.default_name,
@@ -31,7 +31,7 @@ ds = state.current_dataset()
 if ds is None:
     st.stop()
 st.divider()
-st.subheader(f"Current dataset: {state.current_name()}")
+st.subheader(f"Current dataset: {widgets.plain(state.current_name())}")
 widgets.report(ds.report)
 st.markdown(data_form.split_summary(ds))
 key = ds.content_hash()
@@ -42,7 +42,7 @@ widgets.figures_grid(cache.stats_figures(key, ds),
 with st.expander(f"Datasets in this session ({len(state.registry())})"):
     for other in list(state.registry()):
         c1, c2 = st.columns([4, 1])
-        c1.markdown(f"**{other}**: {state.registry()[other]!r}")
+        c1.markdown(f"**{widgets.plain(other)}**: {widgets.plain(repr(state.registry()[other]))}")
         if c2.button("Remove", key=f"remove_{other}", disabled=len(state.registry()) == 1):
             state.remove_dataset(other)
             st.rerun()

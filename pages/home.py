@@ -15,7 +15,7 @@ st.markdown(
 
 ds = widgets.require_dataset()
 key = ds.content_hash()
-st.subheader(f"Current dataset: {ds.name}")
+st.subheader(f"Current dataset: {widgets.plain(ds.name)}")
 widgets.summary_metrics(cache.dataset_stats(key, ds), ds)
 widgets.figures_grid(cache.stats_figures(key, ds), ["ratings", "user_degree", "item_degree"],
                      columns=3)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from recsys_core.data.report import DataError
-from recsys_core.explain.command import add_explain
+from recsys_core.cli_explain import add_explain
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 

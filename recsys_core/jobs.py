@@ -13,6 +13,10 @@ shared, and two trainings at once only make both slower); the rest wait,
 queued, in submission order. A registry lives outside any web request (the
 dashboard keeps one per server process), so jobs keep running while pages
 change. Every public method is thread-safe; readers get snapshots.
+
+:func:`train_and_save` is the work of a training job: encode the texts a
+text model needs (its own progress; instant when the encoder's cache has
+them), fit with the context's callback, evaluate on the test part, save.
 """
 
 from __future__ import annotations
@@ -117,6 +121,10 @@ class JobContext:
     def cancelled(self) -> bool:
         return self._job.cancel_requested.is_set()
 
+    @property
+    def stage(self) -> str:
+        return self._job.stage
+
     def check(self) -> None:
         """Raise :class:`JobCancelled` if cancel was requested."""
         if self.cancelled:
@@ -216,7 +224,7 @@ class JobRegistry:
         with job.lock:
             job.state, job.message, job.finished = state, message, time.time()
             if state == DONE:
-                job.progress = 1.0
+                job.progress, job.stage = 1.0, "done"
         job.done.set()
 
     # ------------------------------------------------------------------ queries

@@ -23,7 +23,7 @@ def test_job_runs_reports_and_returns():
     job_id = registry.submit("count", work, meta={"dataset": "sample"})
     status = registry.wait(job_id, timeout=10)
     assert status.state == DONE and status.result == 42
-    assert status.progress == 1.0 and status.stage == "counting"
+    assert status.progress == 1.0 and status.stage == "done"
     assert status.finished >= status.started >= status.created
     assert [s.id for s in registry.list({"dataset": "sample"})] == [job_id]
     assert registry.list({"dataset": "other"}) == []
@@ -167,7 +167,7 @@ def test_text_encoding_reports_progress_then_reads_the_cache(monkeypatch, tmp_pa
         original = ctx.count_progress
 
         def spy(done, total):
-            seen.append((registry.get(job_id).stage, done, total))
+            seen.append((ctx.stage, done, total))
             original(done, total)
 
         ctx.count_progress = spy

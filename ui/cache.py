@@ -21,7 +21,6 @@ import streamlit as st
 from recsys_core.data.dataset import Dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_DIR = ROOT / "sample_data"
 
 #: Bundled datasets: name -> (interactions, items, users) relative to the project root.
 BUNDLED: dict[str, tuple[str, str | None, str | None]] = {
@@ -150,6 +149,10 @@ def stats_figures(key: str, _ds: Dataset) -> dict[str, Any]:
     return data_charts.stats_figures(_ds)
 
 
+#: Wall-clock cap of the classroom's "Train" button.
+TRAIN_SECONDS = 30.0
+
+
 @st.cache_resource(max_entries=16, show_spinner="Preparing the model…")
 def classroom_walkthrough(key: str, _ds: Dataset, model: str, dim: int, layers: int, seed: int,
                           epochs: int):
@@ -160,8 +163,9 @@ def classroom_walkthrough(key: str, _ds: Dataset, model: str, dim: int, layers: 
     from recsys_core.models import make
     from recsys_core.viz import classroom
 
+    # One evaluation at the end, no early stopping, and a time cap for large datasets.
     fitted = make(model, dim=dim, layers=layers, seed=seed, epochs=epochs,
-                  eval_every=max(epochs, 1), patience=0).fit(_ds)
+                  eval_every=max(epochs, 1), patience=0, max_seconds=TRAIN_SECONDS).fit(_ds)
     return classroom.walkthrough(fitted)
 
 

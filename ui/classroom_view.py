@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from recsys_core.viz import classroom as C
+from ui.widgets import plain
 
 MODELS = {"seed_gnn": "Seed article's GNN", "lightgcn": "LightGCN"}
 GRAPHS = {"seed example": "Seed article's example (u1, u2, i1, i2)",
@@ -41,7 +42,8 @@ def settings() -> dict[str, Any]:
                  help="Initialise the weights randomly from the seed."):
         st.session_state[WEIGHTS] = 0
     if b2.button(f"Train {TRAIN_EPOCHS} epochs", key="classroom_train",
-                 help="Fit the model on this graph for a few epochs, starting from the seed."):
+                 help="Fit the model on this graph for a few epochs (30 s at most), starting "
+                 "from the seed."):
         st.session_state[WEIGHTS] = TRAIN_EPOCHS
     epochs = st.session_state[WEIGHTS]
     b3.caption(f"Weights: **{'trained ' + str(epochs) + ' epochs' if epochs else 'random'}** "
@@ -125,7 +127,7 @@ def show_step(walk: C.Walkthrough, node: int, layer: int) -> C.NodeStep:
         c: st.column_config.NumberColumn(format="%.6f") for c in numbers_table(step).columns})
     if len(step.messages) > MAX_LISTED:
         right.caption(f"{MAX_LISTED} of {len(step.messages)} messages listed.")
-    right.markdown(f"**New state of {C._tex_label(step.label)} at layer {layer + 1}:** "
+    right.markdown(f"**New state of {plain(step.label)} at layer {layer + 1}:** "
                    f"`{_vector_text(step.new_state)}`")
     for formula in step.formulas:
         st.latex(formula)
@@ -139,8 +141,8 @@ def show_edge_update(walk: C.Walkthrough, node: int, layer: int) -> None:
     user, item = (node, int(nbrs[0])) if walk.is_user(node) else (int(nbrs[0]), node)
     edge = walk.edge_step(user, item, layer)
     if edge is not None:
-        st.markdown(f"**Edge update** for the interaction {walk.labels[user]} – "
-                    f"{walk.labels[item]} (user side W_e1, item side W_e2):")
+        st.markdown(f"**Edge update** for the interaction {plain(walk.labels[user])} – "
+                    f"{plain(walk.labels[item])} (user side W_e1, item side W_e2):")
         st.latex(edge.formula)
 
 
@@ -152,14 +154,14 @@ def show_output(walk: C.Walkthrough, node: int) -> None:
         st.latex(formula)
     else:
         final = walk.final[node]
-    st.markdown(f"**Final embedding of {C._tex_label(walk.labels[node])}:** "
+    st.markdown(f"**Final embedding of {plain(walk.labels[node])}:** "
                 f"`{_vector_text(final)}`")
     others = walk.neighbours(node)
     if len(others):
         pair = (node, int(others[0])) if walk.is_user(node) else (int(others[0]), node)
         out = walk.output(*pair)
-        st.markdown(f"**Output**: predicted score of {walk.labels[pair[0]]} for "
-                    f"{walk.labels[pair[1]]} = `{out.score:.6f}`")
+        st.markdown(f"**Output**: predicted score of {plain(walk.labels[pair[0]])} for "
+                    f"{plain(walk.labels[pair[1]])} = `{out.score:.6f}`")
         st.latex(out.formula)
 
 

@@ -8,7 +8,6 @@ DataError as a plain message.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -42,6 +41,7 @@ class Files:
     names: tuple[str, str | None, str | None]
     data: tuple[bytes | None, bytes | None, bytes | None]
     default_name: str
+    bundled: bool = False  # a bundled dataset: its columns are known, no mapping to show
 
     @property
     def key(self) -> tuple[str | None, ...]:
@@ -55,7 +55,7 @@ def choose_files() -> Files | None:
     if source != "upload":
         paths = [cache.ROOT / p if p else None for p in cache.BUNDLED[source]]
         return Files(tuple(p.name if p else None for p in paths),
-                     tuple(p.read_bytes() if p else None for p in paths), source)
+                     tuple(p.read_bytes() if p else None for p in paths), source, bundled=True)
     limit = cache.upload_limit_mb()
     st.caption(
         f"Each file may be up to **{limit} MB** (`server.maxUploadSize` in "
@@ -164,6 +164,3 @@ def split_summary(ds: Dataset) -> str:
     return (f"Split **{ds.split_info.get('method')}**: {sizes['train']:,} train, "
             f"{sizes['valid']:,} validation, {sizes['test']:,} test interactions{cold}.")
 
-
-def file_label(path: str | None) -> str:
-    return Path(path).name if path else ""

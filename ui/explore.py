@@ -162,7 +162,7 @@ def evaluations(run_ids: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-# ------------------------------------------------------------------ rendering helpers
+# ------------------------------------------------------------------ rendering
 def llm_settings() -> tuple[str, str]:
     """The narrator settings widgets; returns (endpoint URL, model name), empty for the template."""
     with st.expander("Explanation narrator (optional language model)"):

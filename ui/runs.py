@@ -65,8 +65,9 @@ def model_summary(name: str) -> str:
     """First sentence of a model class's docstring."""
     from recsys_core import models
 
-    doc = (models.model_class(name).__doc__ or "").strip().split("\n\n")[0]
-    return " ".join(doc.split())
+    doc = " ".join((models.model_class(name).__doc__ or "").strip().split("\n\n")[0].split())
+    # Class docstrings point readers of the code at the module; the page has no module to show.
+    return doc.split("; see the module docstring")[0].rstrip(".") + "." if doc else ""
 
 
 # ------------------------------------------------------------------ training

@@ -33,6 +33,15 @@ PARAM_HELP = {
     "text_weight": "How strongly the language-model text features shape the embeddings.",
     "user_text": "How a user's text feature is formed from their profile and their items' texts.",
     "hidden": "Width of the hidden layer.",
+    "threads": "CPU threads for training (empty: chosen for this machine).",
+    "item_dropout": "Share of items seen through their text alone in each batch, which trains "
+                    "the text pathway that serves items nobody has interacted with.",
+    "user_dropout": "The same for users: trains recommendations for users with no history.",
+    "align": "Weight of pulling each text-only embedding towards the graph embedding.",
+    "rating_weighted": "Weight a user's items by rating when averaging their texts.",
+    "profile_weight": "Share of a user's profile text in their text feature (the rest: their "
+                      "items' texts).",
+    "use_profiles": "Use users' own profile texts where the data has them.",
 }
 
 #: Shorter runs than the library defaults, for a page someone is watching.
@@ -74,9 +83,22 @@ def param_inputs(model_name: str, key: str) -> dict[str, Any]:
                                                   format="%g", help=help_text, key=wkey))
         elif isinstance(default, str) or default is None:
             text = col.text_input(name, value=default or "", help=help_text, key=wkey)
-            values[name] = text or default
+            values[name] = _parse(text) if default is None else (text or default)
         else:  # tuples and other structured defaults are kept as they are
             values[name] = default
     if values.get("max_seconds") == 0.0:
         values["max_seconds"] = None
     return values
+
+
+def _parse(text: str):
+    """Text typed for a parameter without a default: empty is None, numbers become numbers."""
+    text = text.strip()
+    if not text:
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text

@@ -68,10 +68,10 @@ def report(rep) -> None:
         st.warning(msg)
     if rep.notes:
         with st.expander(f"What was inferred and checked ({len(rep.notes)} notes)"):
-            st.markdown("\n".join(f"- {_plain(n)}" for n in rep.notes))
+            st.markdown("\n".join(f"- {plain(n)}" for n in rep.notes))
 
 
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
     """Show user data literally in markdown (no links, emphasis or HTML)."""
     for ch in "\\`*_{}[]<>()#+-.!|$~":
         text = text.replace(ch, "\\" + ch)

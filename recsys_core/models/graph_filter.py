@@ -29,7 +29,9 @@ The defaults of :class:`BSPM` are the paper's Gowalla setting (RK4, one step,
 Nothing is learned by gradient descent: ``fit`` normalises :math:`R` and
 takes a truncated SVD (randomised, Halko et al. 2011). :math:`P` is never
 formed (it would be dense, items x items); scoring applies it to a batch of
-users as two sparse products, :math:`P x = \tilde R^\top (\tilde R x)`.
+users as two sparse products, :math:`P x = \tilde R^\top (\tilde R x)`. The
+sharpening is a polynomial in :math:`P`, so its effect on the ideal term,
+:math:`S D_I^{1/2} V_k`, is computed once at fit time rather than per batch.
 """
 
 from __future__ import annotations

@@ -25,8 +25,10 @@ forward pass in the tests. Nothing here imports Streamlit.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -135,7 +137,7 @@ def latex_matrix(m: np.ndarray, decimals: int = 3) -> str:
     return rf"\begin{{bmatrix}} {rows} \end{{bmatrix}}"
 
 
-def _tex_label(label: str) -> str:
+def tex_label(label: str) -> str:
     """A node label safe inside ``\\mathrm{...}`` (ids may hold any character)."""
     safe = "".join(ch if ch.isalnum() else " " for ch in str(label)).strip() or "?"
     return safe[:16]
@@ -170,7 +172,7 @@ def seed_gnn_step(states: np.ndarray, neighbours: Sequence[int], node: int, *,
     self_term = w_self @ states[node]
     z = self_term + aggregate + bias
     new = fn(z)
-    me = _tex_label(name(node))
+    me = tex_label(name(node))
     t = layer
     mean = rf"\frac{{1}}{{|N(\mathrm{{{me}}})|}}" if aggr == "mean" else ""
     general = (rf"H_{{\mathrm{{{me}}}}}^{{({t + 1})}} = {tex_sigma}\Big(W_h H_{{\mathrm{{{me}}}}}"
@@ -197,7 +199,7 @@ def seed_gnn_edge_step(states: np.ndarray, source: int, target: int, *, w_source
     bias = np.asarray(bias, dtype=np.float64).ravel()
     new = fn(a + b + bias)
     name = _labeller(labels)
-    i, j, t = _tex_label(name(source)), _tex_label(name(target)), layer
+    i, j, t = tex_label(name(source)), tex_label(name(target)), layer
     formula = (rf"E_{{\mathrm{{{i}}},\mathrm{{{j}}}}}^{{({t + 1})}} = {tex_sigma}\big(W_{{e1}} "
                rf"H_{{\mathrm{{{i}}}}}^{{({t})}} + W_{{e2}} H_{{\mathrm{{{j}}}}}^{{({t})}} + b_e\big)"
                rf" = {tex_sigma}\big({latex_vector(a)} + {latex_vector(b)} + {latex_vector(bias)}"
@@ -212,7 +214,7 @@ def output_step(states: np.ndarray, source: int, target: int, bias: float = 0.0,
     products = states[source] * states[target]
     score = float(products.sum() + bias)
     name = _labeller(labels)
-    i, j = _tex_label(name(source)), _tex_label(name(target))
+    i, j = tex_label(name(source)), tex_label(name(target))
     terms = " + ".join(
         f"({latex_number(a)})({latex_number(b)})" for a, b in zip(states[source], states[target])
     )
@@ -241,7 +243,7 @@ def lightgcn_step(states: np.ndarray, neighbours: Sequence[int], node: int,
         messages.append(Message(int(j), name(j), float(c), states[j], c * states[j]))
     aggregate = (np.sum([m.value for m in messages], axis=0) if messages
                  else np.zeros(states.shape[1]))
-    me, k = _tex_label(name(node)), layer
+    me, k = tex_label(name(node)), layer
     general = (rf"e_{{\mathrm{{{me}}}}}^{{({k + 1})}} = \sum_{{j \in N(\mathrm{{{me}}})}} "
                rf"\frac{{1}}{{\sqrt{{|N(\mathrm{{{me}}})|\,|N(j)|}}}}\, e_j^{{({k})}}")
     shown = messages[:6]
@@ -265,7 +267,7 @@ def layer_average(layer_states: Sequence[np.ndarray], node: int,
     alphas = (np.full(len(vectors), 1.0 / len(vectors)) if weights is None
               else np.asarray(weights, dtype=np.float64))
     final = np.sum([a * v for a, v in zip(alphas, vectors)], axis=0)
-    me = _tex_label(label if label is not None else str(node))
+    me = tex_label(label if label is not None else str(node))
     big_k = len(vectors) - 1
     terms = " + ".join(rf"{latex_number(a)}\,{latex_vector(v)}" for a, v in zip(alphas, vectors))
     formula = (rf"e_{{\mathrm{{{me}}}}} = \sum_{{k=0}}^{{{big_k}}} \alpha_k\, "
@@ -304,7 +306,7 @@ class Walkthrough:
     def n_nodes(self) -> int:
         return len(self.labels)
 
-    @property
+    @cached_property
     def degrees(self) -> np.ndarray:
         return np.asarray(self.adjacency.sum(axis=1)).ravel()
 
@@ -495,7 +497,11 @@ def message_figure(nodes: Sequence[int], edges: Sequence[tuple[int, int]], *,
     Users sit in the left column, items in the right; the receiver is drawn
     large, senders orange with thick arrows-as-lines, everything else grey.
     """
-    name = _labeller(labels)
+    raw = _labeller(labels)
+
+    def name(n: int) -> str:  # plotly reads a few HTML tags in text: show labels literally
+        return html.escape(raw(n))
+
     users = [n for n in nodes if is_user(n)]
     items = [n for n in nodes if not is_user(n)]
     pos: dict[int, tuple[float, float]] = {}

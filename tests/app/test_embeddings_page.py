@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from apptest_helpers import texts
-from dash2_helpers import open_page, trained_home
-
-pytestmark = pytest.mark.slow
+from trained_runs import open_page, trained_home
 
 
 def _scatter_points(at, key="emb_chart"):
@@ -18,6 +16,7 @@ def _scatter_points(at, key="emb_chart"):
     return fig["data"]
 
 
+@pytest.mark.slow
 def test_projection_colours_and_neighbours(monkeypatch):
     home, ids = trained_home()
     at = open_page("embeddings", monkeypatch, home)
@@ -38,6 +37,7 @@ def test_projection_colours_and_neighbours(monkeypatch):
     assert "no text features" in texts(at)
 
 
+@pytest.mark.slow
 def test_tsne_is_cached_and_text_model_shows_three_views(monkeypatch):
     home, ids = trained_home()
     at = open_page("embeddings", monkeypatch, home)
@@ -58,3 +58,8 @@ def test_tsne_is_cached_and_text_model_shows_three_views(monkeypatch):
     again.selectbox(key="emb_run").set_value(ids["text_lightgcn"]).run()
     again.selectbox(key="emb_method").set_value("tsne").run()
     assert "Read from the cache." in texts(again)
+
+
+def test_without_saved_runs_points_to_the_train_page(monkeypatch, tmp_path):
+    at = open_page("embeddings", monkeypatch, str(tmp_path))
+    assert "No saved runs yet: train a model on the Train page." in texts(at)

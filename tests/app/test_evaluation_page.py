@@ -8,9 +8,7 @@ import json
 import numpy as np
 import pytest
 from apptest_helpers import texts
-from dash2_helpers import open_page, trained_home
-
-pytestmark = pytest.mark.slow
+from trained_runs import open_page, trained_home
 
 
 def _values(data):
@@ -25,6 +23,7 @@ def _chart(at, key):
     return json.loads(chart.proto.spec)
 
 
+@pytest.mark.slow
 def test_charts_compare_runs_and_label_protocols(monkeypatch):
     home, ids = trained_home()
     at = open_page("evaluation", monkeypatch, home)
@@ -57,6 +56,7 @@ def test_charts_compare_runs_and_label_protocols(monkeypatch):
     assert at.get("download_button")
 
 
+@pytest.mark.slow
 def test_metric_k_and_segment_choices(monkeypatch):
     home, ids = trained_home()
     at = open_page("evaluation", monkeypatch, home)
@@ -70,3 +70,8 @@ def test_metric_k_and_segment_choices(monkeypatch):
     assert bar["x"] == ["lightgcn"]
     at.multiselect(key="eval_runs").set_value([]).run()
     assert "Choose at least one run" in texts(at)
+
+
+def test_without_saved_runs_points_to_the_train_page(monkeypatch, tmp_path):
+    at = open_page("evaluation", monkeypatch, str(tmp_path))
+    assert "No saved runs yet: train a model on the Train page." in texts(at)

@@ -103,7 +103,6 @@ def test_train_button_and_settings_change_the_model():
     assert any("Weights: **random**" in c.value for c in at.caption)
 
 
-@pytest.mark.slow
 def test_any_node_of_the_current_dataset():
     at = open_page("classroom")
     at.radio(key="classroom_graph").set_value("current").run()

@@ -135,3 +135,46 @@ def test_split_methods(method):
     ds = at.session_state[state.DATASETS]["clicks"]
     assert ds.split_info["method"] == method
     assert f"Split **{method}**" in texts(at)
+
+
+def test_gzip_upload_with_item_and_user_metadata():
+    import gzip
+    from pathlib import Path
+
+    from apptest_helpers import APP
+
+    root = Path(APP).parent / "sample_data"
+    at = upload_source(open_page("data"))
+    at.file_uploader(key="upload_interactions").set_value(
+        ("ratings.csv.gz", gzip.compress((root / "interactions.csv").read_bytes()),
+         "application/gzip"))
+    at.file_uploader(key="upload_items").set_value(
+        ("movies.csv", (root / "items.csv").read_bytes(), "text/csv"))
+    at.file_uploader(key="upload_users").set_value(
+        ("people.csv", (root / "users.csv").read_bytes(), "text/csv"))
+    at.run()
+    assert_clean(at)
+    assert selectbox(at, "timestamp").value == "timestamp"
+    at.button(key="load_button").click().run()
+    assert_clean(at)
+    ds = at.session_state[state.DATASETS]["ratings"]
+    assert (ds.n_users, ds.n_items, ds.n_interactions) == (1000, 600, 40_000)
+    assert ds.item_title(0) == at.session_state[state.DATASETS]["sample"].item_title(0)
+    notes = [m.value.replace("\\", "") for m in at.markdown]  # markdown-escaped on the page
+    assert any("ratings.csv.gz: gzip-compressed" in n for n in notes)  # the report says so
+
+
+def test_lightgcn_adjacency_file_needs_no_mapping():
+    lines = "".join(f"{u} " + " ".join(str((u * 7 + k) % 40) for k in range(6)) + "\n"
+                    for u in range(25))
+    at = upload_source(open_page("data"))
+    at.file_uploader(key="upload_interactions").set_value(
+        ("train.txt", lines.encode(), "text/plain"))
+    at.run()
+    assert_clean(at)
+    assert any("LightGCN adjacency lists" in c.value for c in at.caption)
+    assert not [s for s in at.selectbox if s.label == "user"]
+    at.button(key="load_button").click().run()
+    assert_clean(at)
+    assert at.session_state[state.CURRENT] == "train"
+    assert at.session_state[state.DATASETS]["train"].n_interactions == 25 * 6

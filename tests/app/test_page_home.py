@@ -8,7 +8,6 @@ from apptest_helpers import APP, TIMEOUT, assert_clean, open_page
 from streamlit.testing.v1 import AppTest
 
 from recsys_core.data import load
-
 from ui import state
 
 ROOT = Path(APP).parent

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 from apptest_helpers import texts
-from dash2_helpers import open_page, tiny_dataset, trained_home
-
-pytestmark = pytest.mark.slow
+from trained_runs import open_page, tiny_dataset, trained_home
 
 
 def _frames(at, column):
     return [d.value for d in at.dataframe if column in d.value.columns]
 
 
+@pytest.mark.slow
 def test_user_top_k_with_explanations_and_csv(monkeypatch):
     home, ids = trained_home()
     at = open_page("recommendations", monkeypatch, home)
@@ -34,7 +33,8 @@ def test_user_top_k_with_explanations_and_csv(monkeypatch):
     recs = [e.label.split(". ", 1)[1].rsplit(" · score", 1)[0] for e in at.expander
             if e.label[:1].isdigit()]
     assert not set(recs) & set(history["title"])
-    assert at.get("iframe") or at.get("html") or "vis.Network" in str(at)
+    frames = at.get("iframe")
+    assert len(frames) == 1 and "vis.Network" in frames[0].proto.srcdoc  # the pyvis path graph
     assert at.get("download_button")
     from ui import explore
 
@@ -45,6 +45,7 @@ def test_user_top_k_with_explanations_and_csv(monkeypatch):
     assert table["explanation"].str.len().gt(20).all()
 
 
+@pytest.mark.slow
 def test_llm_failure_falls_back_and_says_why(monkeypatch):
     home, ids = trained_home()
     at = open_page("recommendations", monkeypatch, home)
@@ -59,6 +60,7 @@ def test_llm_failure_falls_back_and_says_why(monkeypatch):
     assert "Written by template" in texts(at)
 
 
+@pytest.mark.slow
 def test_compare_runs_and_cold_start(monkeypatch):
     home, ids = trained_home()
     at = open_page("recommendations", monkeypatch, home)
@@ -85,3 +87,8 @@ def test_compare_runs_and_cold_start(monkeypatch):
     at.button(key="cold_items_go").click().run()
     cold = next(f for f in _frames(at, "interactions"))
     assert not {"m0001", "m0002"} & set(cold["item"])
+
+
+def test_without_saved_runs_points_to_the_train_page(monkeypatch, tmp_path):
+    at = open_page("recommendations", monkeypatch, str(tmp_path))
+    assert "No saved runs yet: train a model on the Train page." in texts(at)

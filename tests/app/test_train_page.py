@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 from apptest_helpers import texts
-from dash2_helpers import TINY, open_page, run_until
+from trained_runs import TINY, open_page, run_until
 
 from recsys_core.runs import RunStore
-
-pytestmark = pytest.mark.slow
 
 
 def _job_states(at):
@@ -20,6 +18,7 @@ def _saved_rows(at):
     return tables[0] if tables else None
 
 
+@pytest.mark.slow
 def test_train_shows_progress_saves_and_deletes(monkeypatch, tmp_path):
     at = open_page("train", monkeypatch, str(tmp_path))
     assert at.selectbox(key="train_dataset").value == TINY
@@ -48,6 +47,7 @@ def test_train_shows_progress_saves_and_deletes(monkeypatch, tmp_path):
     assert RunStore(tmp_path).list().empty
 
 
+@pytest.mark.slow
 def test_cancel_stops_cleanly_and_saves_nothing(monkeypatch, tmp_path):
     at = open_page("train", monkeypatch, str(tmp_path))
     at.multiselect(key="train_models").set_value(["lightgcn"]).run()
@@ -61,3 +61,15 @@ def test_cancel_stops_cleanly_and_saves_nothing(monkeypatch, tmp_path):
     at = run_until(at, lambda a: any("· cancelled" in s for s in _job_states(a)))
     assert "No saved runs yet" in texts(at)
     assert RunStore(tmp_path).list().empty
+
+
+def test_form_has_a_widget_with_help_for_every_parameter(monkeypatch, tmp_path):
+    at = open_page("train", monkeypatch, str(tmp_path))
+    at.multiselect(key="train_models").set_value(["lightgcn", "text_lightgcn"]).run()
+    for model in ("lightgcn", "text_lightgcn"):
+        keys = {w.key: w for w in [*at.number_input, *at.text_input, *at.checkbox]
+                if w.key and w.key.startswith(f"train_{model}_")}
+        assert {f"train_{model}_{p}" for p in ("dim", "layers", "lr", "epochs", "reg")} <= set(keys)
+        assert all(w.help for w in keys.values())
+    assert "text_model" in str([w.key for w in at.text_input])
+    assert not at.button(key="train_start").disabled

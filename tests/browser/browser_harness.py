@@ -167,6 +167,9 @@ def screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     tmp = path.with_suffix(".tmp.png")
+    # Streamlit scrolls inside its own containers: show each page from its top.
+    page.evaluate("() => document.querySelectorAll('*').forEach(e => { e.scrollTop = 0; })")
+    page.wait_for_timeout(300)
     page.screenshot(path=str(tmp), full_page=True)
     os.replace(tmp, path)
     return path

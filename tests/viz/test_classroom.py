@@ -186,3 +186,10 @@ def test_seed_gnn_walkthrough_matches_the_model_trace_and_scores(epochs, activat
     for u in range(2):
         for i in range(2):
             assert walk.output(u, 2 + i).score == pytest.approx(float(scores[u, i]), abs=1e-6)
+
+
+def test_message_figure_shows_markup_in_labels_as_text():
+    fig = C.message_figure([0, 1], [(0, 1)], receiver=0, senders=[1],
+                           labels=["<img src=x onerror=alert(1)>", "<b>i</b>"],
+                           is_user=lambda n: n == 0)
+    assert list(fig.data[-1].text) == ["&lt;img src=x onerror=alert(1)&gt;", "&lt;b&gt;i&lt;/b&gt;"]
