@@ -104,13 +104,13 @@ class Recommender(ABC):
         return mask
 
     # ------------------------------------------------------------ persistence
+    @abstractmethod
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """The learned tensors, by name, for saving (safetensors-compatible: dense, contiguous)."""
-        raise NotImplementedError(f"{type(self).__name__} does not export its learned state")
 
+    @abstractmethod
     def load_state_tensors(self, tensors: dict[str, torch.Tensor], dataset: Dataset) -> Recommender:
         """Restore a fitted model from :meth:`state_tensors` output and its dataset; returns self."""
-        raise NotImplementedError(f"{type(self).__name__} cannot import a learned state")
 
 
 class EmbeddingRecommender(Recommender):
@@ -123,9 +123,9 @@ class EmbeddingRecommender(Recommender):
     parameter updates: the trainer calls :meth:`invalidate` after each step.
     """
 
+    @abstractmethod
     def build_module(self, dataset: Dataset) -> torch.nn.Module:
         """A freshly initialised module for ``dataset`` (seeded by the caller)."""
-        raise NotImplementedError
 
     def train_config(self):
         """The :class:`recsys_core.train.TrainConfig` made from this model's parameters."""

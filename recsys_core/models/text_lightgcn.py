@@ -2,7 +2,8 @@ r"""Text-LightGCN: LightGCN over ID embeddings fused with projected language-mod
 
 Every node starts from a learnable ID embedding plus a learned projection of
 its frozen text embedding :math:`s_n` (:mod:`recsys_core.text`: an item's
-text; a user's profile text, or zero without one),
+text; for a user the article's text feature :math:`t_u`, the profile text
+combined with the mean text of their training items),
 
 .. math::
     e^{(0)}_n = m_n\, x_n + W s_n, \qquad
@@ -51,20 +52,22 @@ likewise with ``user_dropout``), and ``sg`` stops gradients. Why these choices:
 - **Text inside** :math:`e^{(0)}`: warm nodes get their text too, so sparse
   items borrow strength from similar texts through propagation — the warm
   gain over plain LightGCN, and much faster convergence.
-- **No history text in a user's** :math:`e^{(0)}` (``history_in_graph=False``):
-  the history mean contains the very positives being trained on, so BPR can
-  learn to recognise a user's own items through it and stops generalising
-  (validation NDCG@20 peaked after 5 epochs on the sample data, against 16
-  without it); the history reaches :math:`z_u` through propagation anyway,
-  and the leave-nothing-out aggregate is left to the user tower.
+- **History text in a user's** :math:`e^{(0)}` (``history_in_graph``, on by
+  default): the history mean contains the very positives being trained on,
+  which invites memorising them; ``history_in_graph=False`` keeps only the
+  profile text there (the history still reaches :math:`z_u` through
+  propagation). Measured with the cold-item split: on MovieTweetings keeping
+  it is better (warm NDCG@20 0.175 vs 0.163, cold Recall@20 0.054 vs 0.035);
+  on the sample data dropping it is better for cold items (0.226 vs 0.177)
+  at equal warm accuracy. The default follows the real data.
 - Negatives without training interactions are skipped: nothing is known
   about them, and pushing them down would teach the towers to bury exactly
   the items cold start is for.
 
 Cold users: ``recommend_for_text`` scores :math:`h(t)` for the sentence
 embedding :math:`t`; ``recommend_for_items`` folds the user into the graph
-without retraining: :math:`e^{(0)}_u = 0` (no ID, no profile; :math:`W t_u`
-with ``history_in_graph``) and
+without retraining: :math:`e^{(0)}_u = W t_u` with :math:`t_u` the mean
+liked-item text (zero with ``history_in_graph=False``: no ID, no profile) and
 :math:`e^{(l+1)}_u = \sum_{i} e^{(l)}_i / \sqrt{n (d_i + 1)}` over the
 :math:`n` liked items (the new user's own effect on the items is ignored,
 which is exact for one layer).
@@ -192,9 +195,9 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
         item_dropout: probability that an item in a batch is seen through its text tower only.
         user_dropout: the same for users.
         align: weight of the content-to-graph alignment loss.
-        history_in_graph: also put the user's history-mean text into their e^(0)
-            (off: users enter the graph with ID + profile text; their history
-            reaches them through propagation anyway).
+        history_in_graph: put the user's full text feature (profile + history mean)
+            into their e^(0); off: only the profile text (history reaches the
+            user through propagation anyway).
         text_reg: multiplier of the L2 weight on the batch's projected texts ``W t``.
         rating_weighted / profile_weight / use_profiles: how user text features
             are built (:func:`recsys_core.text.user_text_features`).
@@ -208,7 +211,7 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
                  max_seconds: float | None = None, threads: int | None = None,
                  text_model: str | None = None,
                  item_dropout: float = 0.5, user_dropout: float = 0.5, align: float = 0.1,
-                 history_in_graph: bool = False, text_reg: float = 0.0,
+                 history_in_graph: bool = True, text_reg: float = 0.0,
                  rating_weighted: bool = False,
                  profile_weight: float = 0.5, use_profiles: bool = True):
         self.dim = dim

@@ -64,9 +64,25 @@ def test_cold_items_speak_through_the_text_tower(fitted, split):
     node = int(cold[0]) + module.n_users
     with torch.no_grad():
         torch.testing.assert_close(module.ego_all()[node], module.project(module.text[node]))
-        # Without profile texts a user enters the graph by ID alone: the history-mean text
-        # (which holds the very positives being trained on) feeds only the user tower.
+        # A warm user enters with ID + projected text feature (history mean, no profiles here).
+        torch.testing.assert_close(module.ego_all()[0],
+                                   module.embedding.weight[0] + module.project(module.text[0]))
+
+
+def test_history_can_stay_out_of_the_graph(text_home, split):
+    model = make("text_lightgcn", **{**FAST, "epochs": 1, "history_in_graph": False}).fit(split)
+    module = model.module_
+    with torch.no_grad():
+        # No profile texts: the user's layer-0 embedding is the ID alone; the tower keeps the text.
         torch.testing.assert_close(module.ego_all()[0], module.embedding.weight[0])
+        assert module.text[0].abs().sum() > 0
+        # A folded-in user then starts from zero and gets everything by propagation.
+        layers = module.layer_embeddings()
+        liked = torch.tensor([0, 3]) + module.n_users
+        degree = torch.diff(module.adj.crow_indices())[liked].float()
+        weight = (1.0 / torch.sqrt(2 * (degree + 1.0))).unsqueeze(1)
+        expected = sum((weight * layer[liked]).sum(0) for layer in layers[:-1]) / 4
+    torch.testing.assert_close(model.items_user_vector(np.array([0, 3])), expected)
 
 
 def test_text_alone_ranks_each_users_taste_first(fitted, synthetic):
@@ -100,7 +116,8 @@ def test_fold_in_matches_propagation_with_the_new_user_for_one_layer(text_home, 
     n_users = module.n_users + 1
     with torch.no_grad():
         ego = module.ego_all()
-        new_user = torch.zeros(64)  # no ID, no profile text: history arrives by propagation
+        text = module.text[liked + module.n_users].mean(0)
+        new_user = module.project(text / text.norm())  # no ID: the liked items' mean text
         emb0 = torch.cat([ego[: module.n_users], new_user[None], ego[module.n_users:]])
         expected = propagate(adj, emb0, 1)[n_users - 1]
     got = model.items_user_vector(liked)
