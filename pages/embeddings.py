@@ -26,6 +26,10 @@ kinds = {"users and items": ("user", "item"), "items": ("item",), "users": ("use
 
 try:
     view = explore.projection_view(run_id, method, kinds)
+except AttributeError as err:  # popularity and graph filters score without embeddings
+    st.info(f"Nothing to draw: {err}. Pick a run of an embedding model (lightgcn, mf, "
+            "text_lightgcn, ...).")
+    st.stop()
 except Exception as err:  # a failed projection must not break the page
     st.error(f"Could not project this run's embeddings: {err}")
     st.stop()

@@ -14,7 +14,7 @@ if saved.empty:
     st.info("No saved runs yet: train a model on the Train page.")
     st.stop()
 run_id = runs.run_picker("Run", "rec_run", saved)
-model, ds = runs.load_run(run_id)
+model, ds = runs.open_run(run_id)
 llm = explore.llm_settings()
 c1, c2 = st.columns(2)
 k = c1.slider("How many recommendations (K)", 5, 50, 10, key="rec_k")

@@ -205,8 +205,13 @@ class RunStore:
                 shutil.rmtree(tmp, ignore_errors=True)
 
     def _reindex_orphans(self) -> None:
-        """Index complete run folders whose index row is missing (crash after the rename)."""
+        """Index complete run folders whose index row is missing (crash after the rename),
+        and drop rows whose folder is gone (removed outside the store): such a run
+        cannot be opened, and listing it would offer every page a broken choice."""
         known = {r["run_id"] for r in self._query("SELECT run_id FROM runs")}
+        for run_id in sorted(known):
+            if not (self.runs_dir / run_id).is_dir():
+                self._query("DELETE FROM runs WHERE run_id = ?", (run_id,))
         for folder in self.runs_dir.iterdir():
             if folder.name.startswith(".") or folder.name in known or not folder.is_dir():
                 continue

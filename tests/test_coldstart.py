@@ -41,6 +41,13 @@ class FixedEmbeddings(Recommender):
     def item_embeddings(self):
         return self.vectors
 
+    def state_tensors(self):
+        return {"vectors": torch.as_tensor(self.vectors)}
+
+    def load_state_tensors(self, tensors, dataset):
+        self.vectors = tensors["vectors"].numpy()
+        return self.fit(dataset)
+
 
 def test_top_k_masks_excluded_and_cold_items():
     ds = _dataset()

@@ -125,6 +125,14 @@ def test_orphan_run_folder_is_reindexed(tmp_path, fitted):
     assert RunStore(tmp_path).list()["run_id"].tolist() == [run_id]
 
 
+def test_index_row_without_folder_is_dropped_on_open(tmp_path, fitted):
+    store = RunStore(tmp_path)
+    kept, gone = store.save(fitted, name="kept"), store.save(fitted, name="gone")
+    # the folder removed by hand (or by another tool): the run can no longer be opened
+    os.replace(tmp_path / "runs" / gone, tmp_path / "gone-elsewhere")
+    assert RunStore(tmp_path).list()["run_id"].tolist() == [kept]
+
+
 def test_cli_train_evaluate_recommend(tmp_path, capsys):
     data = tmp_path / "data"
     from recsys_core.data.synthetic import generate

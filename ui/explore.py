@@ -104,6 +104,10 @@ def top_k(run_id: str, user: str, k: int, include_cold: bool) -> pd.DataFrame:
 
 
 def _ranked(ds, items, scores) -> pd.DataFrame:
+    # Masked items (seen, or cold when excluded) score -inf: they are not recommendations.
+    scores = np.asarray(scores, dtype=np.float64)
+    keep = np.isfinite(scores)
+    items, scores = np.asarray(items, dtype=object)[keep], scores[keep]
     return pd.DataFrame({"rank": np.arange(1, len(items) + 1), "item": list(items),
                          "title": [ds.item_title(ds.item_index(i)) for i in items],
                          "score": np.asarray(scores, dtype=np.float64)})

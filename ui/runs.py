@@ -138,6 +138,18 @@ def load_run(run_id: str):
     return store().load(run_id)
 
 
+def open_run(run_id: str):
+    """``(model, dataset)`` of a run, or an error on the page and a stop when it cannot be read
+    (deleted meanwhile by another session, its folder removed, files damaged)."""
+    try:
+        return load_run(run_id)
+    except (KeyError, OSError, ValueError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        st.error(f"Run `{run_id}` cannot be opened: {message}. Pick another run, or train "
+                 "again on the Train page.")
+        st.stop()
+
+
 def delete_runs(run_ids: list[str]) -> None:
     for run_id in run_ids:
         store().delete(run_id)
@@ -175,7 +187,7 @@ def runs_manager() -> None:
         chosen = run_picker("Run to open on the other pages", "runs_load_pick", runs)
         if st.button("Load run", key="runs_load") and chosen:
             st.session_state[SELECTED_RUN] = chosen
-            load_run(chosen)
+            open_run(chosen)
             st.success(f"Run `{chosen}` is loaded: the Embeddings and Recommendations pages "
                        "open it.")
     with c2:

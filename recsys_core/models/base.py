@@ -73,18 +73,24 @@ class Recommender(ABC):
                   include_cold: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Top-k items for users given by original id.
 
-        Returns ``(item_ids, scores)``, both shaped [len(users), k], item ids
+        Returns ``(item_ids, scores)``, both shaped [len(users), k'], item ids
         original. ``exclude_seen`` masks each user's training and validation
         items; ``include_cold=False`` masks items with no training interaction.
+        A masked item is never listed: ``k'`` is ``k`` capped at the largest
+        number of unmasked items of any user in the batch, and a user with
+        fewer has their remaining slots filled with masked items scored -inf
+        (so one user's list holds only items that may be recommended).
         """
         ds = self.check_fitted()
         index = torch.as_tensor(ds.user_indices(users), dtype=torch.long)
         with torch.no_grad():
             scores = self.score(index).float().clone()  # [B, n_items]
         mask = self._mask(ds, index.numpy(), exclude_seen, include_cold)
+        k = min(k, ds.n_items)
         if mask is not None:
             scores[mask] = -torch.inf
-        k = min(k, ds.n_items)
+            allowed = int((~mask).sum(dim=1).max()) if len(mask) else 0
+            k = min(k, allowed)
         top = torch.topk(scores, k, dim=1)
         return ds.item_ids[top.indices.numpy()], top.values.numpy()
 

@@ -8,8 +8,10 @@ into one HTML document that a page can embed in an iframe:
   genre); node size grows with the log of the degree; the centre has a dark
   border; edge width grows with the rating;
 - hovering shows id, title, degree, hop and rating;
-- the layout is computed here with a seeded spring layout, so the same graph
-  draws the same way on every rerun, with physics on or off;
+- the layout is computed here (bands by hop, see :func:`layout`), seeded, so the
+  same graph draws the same way on every rerun, with physics on or off;
+- big graphs label only the centre, the best-connected hubs and highlighted
+  nodes; every other label shows on hover;
 - a set of nodes and edges can be highlighted (the rest is dimmed), as the
   message-passing view does for the neighbours that send messages.
 
@@ -46,6 +48,11 @@ GENRE_PALETTE = ("#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2
                  "#FF9DA6", "#9D755D", "#BAB0AC", "#79706E")
 NO_GENRE_COLOR = "#BAB0AC"
 LABEL_CHARS = 28  # canvas labels are cut to this many characters; tooltips show everything
+LABEL_HUBS = 8  # on big graphs, the best-connected nodes that keep a label besides the centre
+LABEL_ALL_UP_TO = 60  # "auto" labels every node of graphs up to this size
+RING_GAP = 90.0  # px between the outermost ring of one hop band and the next band
+NODE_MARGIN = 10.0  # px of free space kept between the markers of neighbouring nodes
+LABEL_FONT_PER_PX = 22.0  # label font grows by 1 per this many px of drawing radius
 
 # Tooltips travel in a "tip" field that pyvis does not inspect (it switches to an
 # innerHTML popup template when a "title" contains "href"); this script turns each
@@ -86,7 +93,7 @@ _DEAD_COMMENT = re.compile(r"<!--\s*<link[^>]*node_modules.*?-->", re.DOTALL)
 
 def ego_html(ego: Any, *, color_by: str = "kind", physics: bool = False,
              highlight_nodes: Iterable[int] = (), highlight_edges: Iterable[tuple[int, int]] = (),
-             height: int = 600, seed: int = 0, layout_method: str = "spring",
+             height: int = 600, seed: int = 0, layout_method: str = "radial",
              labels: str = "auto", legend: bool = True) -> str:
     """A complete HTML page drawing the graph; see the module docstring.
 
@@ -99,22 +106,25 @@ def ego_html(ego: Any, *, color_by: str = "kind", physics: bool = False,
             when any is given everything else is dimmed.
         height: pixel height of the drawing.
         seed: layout seed; the same graph and seed give the same picture.
-        layout_method: "spring" or "radial" (rings by hop), see :func:`layout`.
-        labels: "all", "near" (the centre, its neighbours and highlighted nodes; the
-            rest show theirs on hover) or "auto" ("all" up to 60 nodes, else "near").
+        layout_method: "radial" (bands by hop) or "spring", see :func:`layout`.
+        labels: "all", "hubs" (the centre, the ``LABEL_HUBS`` nodes of highest degree
+            and highlighted nodes; the rest show theirs on hover) or "auto" ("all" up
+            to ``LABEL_ALL_UP_TO`` nodes, else "hubs").
         legend: draw a small colour key in the corner.
     """
     if color_by not in ("kind", "genre"):
         raise ValueError(f"color_by must be 'kind' or 'genre', got {color_by!r}")
-    if labels not in ("all", "near", "auto"):
-        raise ValueError(f"labels must be 'all', 'near' or 'auto', got {labels!r}")
+    if labels not in ("all", "hubs", "auto"):
+        raise ValueError(f"labels must be 'all', 'hubs' or 'auto', got {labels!r}")
     g: nx.Graph = ego if isinstance(ego, nx.Graph) else ego.graph
     center = None if isinstance(ego, nx.Graph) else ego.center
     hi_nodes = {int(n) for n in highlight_nodes}
     hi_edges = {frozenset((int(u), int(v))) for u, v in highlight_edges}
     dim = bool(hi_nodes or hi_edges)
     if labels == "auto":
-        labels = "all" if g.number_of_nodes() <= 60 else "near"
+        labels = "all" if g.number_of_nodes() <= LABEL_ALL_UP_TO else "hubs"
+    labelled = set(g.nodes) if labels == "all" else (
+        hubs(g, LABEL_HUBS) | hi_nodes | ({center} if center is not None else set()))
 
     positions = layout(g, seed=seed, method=layout_method)
     genre_colors = genre_color_map(g) if color_by == "genre" else {}
@@ -134,9 +144,8 @@ def ego_html(ego: Any, *, color_by: str = "kind", physics: bool = False,
         if n in hi_nodes:
             border, width = HIGHLIGHT_COLOR, 4
         x, y = positions[n]
-        labelled = labels == "all" or n in hi_nodes or (d.get("hop") or 0) <= 1
         net.add_node(
-            int(n), label=_short(str(d.get("label", n))) if labelled else " ",
+            int(n), label=_short(str(d.get("label", n))) if n in labelled else " ",
             shape="dot" if is_user else "square",
             color={"background": fill, "border": border,
                    "highlight": {"background": fill, "border": HIGHLIGHT_COLOR}},
@@ -164,7 +173,11 @@ def ego_html(ego: Any, *, color_by: str = "kind", physics: bool = False,
                                       "fit": True}},
         "layout": {"randomSeed": int(seed), "improvedLayout": False},
         "interaction": {"hover": True, "tooltipDelay": 120, "hideEdgesOnDrag": True},
-        "nodes": {"font": {"size": 12, "face": "sans-serif"}},
+        # Labels are in layout pixels and vis.js zooms to fit the drawing: grow the
+        # font with its extent so labels read at about 12 px on screen; the white
+        # outline keeps them legible over edges.
+        "nodes": {"font": {"size": label_font_size(positions), "face": "sans-serif",
+                           "strokeWidth": 3, "strokeColor": "#ffffff"}},
         "edges": {"smooth": False},
     }
     page = net.generate_html()
@@ -184,15 +197,25 @@ def ego_html(ego: Any, *, color_by: str = "kind", physics: bool = False,
 # --------------------------------------------------------------------------- pieces
 
 
-def layout(g: nx.Graph, seed: int = 0, method: str = "spring", scale: float = 450.0
-           ) -> dict[int, tuple[float, float]]:
+def layout(g: nx.Graph, seed: int = 0, method: str = "radial", ring_gap: float = RING_GAP,
+           margin: float = NODE_MARGIN, sweeps: int = 4) -> dict[int, tuple[float, float]]:
     """Node positions in vis.js pixel coordinates; identical for identical input.
 
-    "radial": the centre (hop 0) in the middle and one ring per hop, each ring
-    ordered by the angle of the nodes' neighbours on the ring inside it, so few
-    edges cross. "spring": a seeded Fruchterman-Reingold layout started from the
-    radial one (which also makes it converge in fewer iterations). The seed turns
-    each ring by a random angle, so another seed gives another picture.
+    "radial": the centre (hop 0) in the middle and one band per hop, ``ring_gap``
+    pixels apart. Within a band, nodes sit in angular order; a band too crowded
+    for one ring is split into ``m`` staggered sub-rings (node ``k`` of the order
+    on sub-ring ``k mod m``), with ``m`` chosen to give the smallest outer radius
+    at which any two nodes of the band are at least ``2 * largest radius +
+    margin`` apart. The angular order comes from ``sweeps`` barycentre passes
+    (Sugiyama-style crossing reduction on circles): each node moves to the
+    circular mean angle of its neighbours on the neighbouring bands, so items
+    that share users sit together and edges stay short.
+
+    "spring": a seeded Fruchterman-Reingold layout started from the radial one
+    and scaled back to its extent, for a less regular picture.
+
+    The seed turns the whole drawing by a random angle, so another seed gives
+    another picture; node numbering and insertion order do not matter.
     """
     if method not in ("spring", "radial"):
         raise ValueError(f"layout must be 'spring' or 'radial', got {method!r}")
@@ -205,37 +228,114 @@ def layout(g: nx.Graph, seed: int = 0, method: str = "spring", scale: float = 45
         dist = nx.single_source_shortest_path_length(g, root)
         far = max(dist.values(), default=0) + 1
         hop = {n: dist.get(n, far) for n in nodes}
-    angle: dict[int, float] = {}
+    rings = [[n for n in nodes if hop[n] == h] for h in sorted(set(hop.values()))]
+    neighbours = {n: sorted(g.neighbors(n)) for n in nodes}
+    turn = float(np.random.default_rng(seed).random()) * 2 * math.pi
+
+    # Angular order: start in node order, then alternate inward and outward
+    # barycentre sweeps; ranks are re-spread evenly after every ring, so nothing collapses.
+    angle = {n: 0.0 for n in nodes}
+    for ring in rings:
+        _spread(ring, angle)
+    for sweep in range(max(sweeps, 1)):
+        order = range(1, len(rings)) if sweep % 2 == 0 else range(len(rings) - 1, 0, -1)
+        for r in order:
+            side = r - 1 if sweep % 2 == 0 else r + 1  # inner ring going out, outer coming in
+            ring = rings[r]
+            if side >= len(rings):
+                side = r - 1
+            side_hop = hop[rings[side][0]]
+            ring.sort(key=lambda n, side_hop=side_hop: (
+                _mean_angle(angle, neighbours[n], hop, side_hop, angle[n]), n))
+            _spread(ring, angle)
+
+    # Radii: each band as compact as its spacing allows.
     pos: dict[int, tuple[float, float]] = {}
-    turn = np.random.default_rng(seed).random(len(nodes) + 1) * 2 * math.pi  # ring rotations
-    for ring in sorted(set(hop.values())):
-        members = [n for n in nodes if hop[n] == ring]
-        if ring == 0 and len(members) == 1:
-            angle[members[0]], pos[members[0]] = 0.0, (0.0, 0.0)
+    outer = 0.0
+    for r, ring in enumerate(rings):
+        sizes = [_drawn_size(g.nodes[n]) for n in ring]
+        gap = 2 * max(sizes) + margin  # centre-to-centre distance that cannot overlap
+        if r == 0 and len(ring) == 1:
+            pos[ring[0]] = (0.0, 0.0)
+            outer = max(sizes)
             continue
-
-        def inner_angle(n: int, ring: int = ring) -> float:
-            inner = [angle[m] for m in g.neighbors(n) if hop.get(m) == ring - 1 and m in angle]
-            return math.atan2(sum(map(math.sin, inner)), sum(map(math.cos, inner))) \
-                if inner else 0.0
-
-        members.sort(key=lambda n: (inner_angle(n), n))
-        radius = ring if ring else 0.5
-        for k, n in enumerate(members):
-            a = 2 * math.pi * k / len(members) + turn[ring]
-            angle[n] = a
-            pos[n] = (radius * math.cos(a), radius * math.sin(a))
+        inner = outer + ring_gap
+        m, slots, radius = _sub_rings(len(ring), inner, gap)
+        for k, n in enumerate(ring):
+            a = 2 * math.pi * k / slots + turn
+            rad = radius + (k % m) * gap
+            pos[n] = (rad * math.cos(a), rad * math.sin(a))
+        outer = radius + (m - 1) * gap
     if method == "spring":
+        extent = max(max(math.hypot(x, y) for x, y in pos.values()), 1.0)
         h = nx.Graph()
         h.add_nodes_from(nodes)
         h.add_edges_from(sorted((min(u, v), max(u, v)) for u, v in g.edges))
-        k = 1.5 / math.sqrt(len(nodes))
-        pos = nx.spring_layout(h, pos=pos, seed=seed, k=k, iterations=30)
-    else:
-        top = max(max(abs(x), abs(y)) for x, y in pos.values()) or 1.0
-        pos = {n: (x / top, y / top) for n, (x, y) in pos.items()}
-    return {n: (round(float(pos[n][0]) * scale, 2), round(float(pos[n][1]) * scale, 2))
-            for n in nodes}
+        start = {n: (x / extent, y / extent) for n, (x, y) in pos.items()}
+        k = 2.0 / math.sqrt(len(nodes))
+        moved = nx.spring_layout(h, pos=start, seed=seed, k=k, iterations=30, center=(0, 0))
+        top = max(max(math.hypot(float(x), float(y)) for x, y in moved.values()), 1e-9)
+        pos = {n: (float(x) * extent / top, float(y) * extent / top) for n, (x, y) in moved.items()}
+    return {n: (round(float(pos[n][0]), 2), round(float(pos[n][1]), 2)) for n in nodes}
+
+
+def _spread(ring: list[int], angle: dict[int, float]) -> None:
+    """Evenly spaced angles in the ring's current order."""
+    for k, n in enumerate(ring):
+        angle[n] = 2 * math.pi * k / len(ring)
+
+
+def _mean_angle(angle: dict[int, float], neighbours: list[int], hop: dict[int, Any],
+                side_hop: Any, default: float) -> float:
+    """Circular mean of the angles of the neighbours on band ``side_hop``, in [0, 2π)."""
+    s = c = 0.0
+    for m in neighbours:
+        if hop[m] == side_hop:
+            s += math.sin(angle[m])
+            c += math.cos(angle[m])
+    if abs(s) < 1e-12 and abs(c) < 1e-12:
+        return default
+    return math.atan2(s, c) % (2 * math.pi)
+
+
+def _sub_rings(count: int, inner: float, gap: float) -> tuple[int, int, float]:
+    """(sub-rings m, angular slots, innermost radius) with the smallest outer radius.
+
+    Nodes on one sub-ring are m slots apart, so the innermost radius must give
+    ``2π r m / slots >= gap``; neighbouring slots are on neighbouring sub-rings,
+    ``gap`` apart radially. Slots are a multiple of m so the pattern wraps round.
+    """
+    best: tuple[float, int, int, float] | None = None
+    for m in range(1, count + 1):
+        slots = -(-count // m) * m
+        radius = max(inner, slots * gap / (2 * math.pi * m))
+        if count == 1:
+            radius = inner
+        out = radius + (m - 1) * gap
+        if best is None or out < best[0] - 1e-9:
+            best = (out, m, slots, radius)
+        elif m > 1 and (m - 1) * gap > best[0]:
+            break  # the radial depth alone is already larger
+    assert best is not None
+    return best[1], best[2], best[3]
+
+
+def _drawn_size(d: dict[str, Any]) -> float:
+    """The vis.js radius a node is drawn with (see :func:`ego_html`)."""
+    return node_size(d.get("degree", 1)) * (1.0 if d.get("kind") == "user" else 0.85)
+
+
+def label_font_size(positions: dict[int, tuple[float, float]]) -> int:
+    """Label size in layout pixels: 12, more for drawings wider than about 500 px."""
+    extent = max((math.hypot(x, y) for x, y in positions.values()), default=0.0)
+    return max(12, round(extent / LABEL_FONT_PER_PX))
+
+
+def hubs(g: nx.Graph, count: int) -> set[int]:
+    """The ``count`` nodes of highest degree (the full-graph ``degree`` attribute when
+    present, else the degree here), ties to the lower node number."""
+    ranked = sorted(g.nodes, key=lambda n: (-float(g.nodes[n].get("degree", g.degree[n])), n))
+    return set(ranked[:count])
 
 
 def node_size(degree: Any) -> float:

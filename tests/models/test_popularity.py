@@ -35,6 +35,16 @@ def test_recommend_masks_seen_items_and_returns_original_ids():
     assert items.tolist() == [["b", "c"]]
 
 
+def test_recommend_never_lists_seen_items_when_k_exceeds_unseen():
+    model = make("popularity").fit(tiny_dataset())
+    # x saw b and c: only a and d may be recommended, however large k is
+    items, scores = model.recommend(["x"], k=10)
+    assert items.tolist() == [["a", "d"]] and scores.tolist() == [[1.0, 0.0]]
+    # a batch is as wide as its user with most unseen items; others are padded with -inf
+    items, scores = model.recommend(["x", "z"], k=10, include_cold=False)
+    assert items.shape == (2, 1) and items.tolist() == [["a"], ["c"]]
+
+
 def test_state_round_trip():
     ds = tiny_dataset()
     model = make("popularity").fit(ds)

@@ -21,9 +21,13 @@ from recsys_core.viz.graph_html import (
     EDGE_COLOR,
     HIGHLIGHT_COLOR,
     ITEM_COLOR,
+    LABEL_HUBS,
     NO_GENRE_COLOR,
+    NODE_MARGIN,
+    RING_GAP,
     USER_COLOR,
     ego_html,
+    hubs,
     layout,
     node_size,
 )
@@ -225,6 +229,86 @@ def test_radial_layout_puts_hops_on_rings(ego):
         layout(ego.graph, method="circle")
 
 
+@pytest.fixture(scope="module")
+def big_ego():
+    """About 300 nodes: a centre with 120 items, which 179 other users share."""
+    rng = np.random.default_rng(0)
+    rows = [("c", f"i{j:03d}", 5) for j in range(120)]
+    for u in range(400):
+        for j in rng.choice(150, size=6, replace=False):
+            rows.append((f"u{u:03d}", f"i{j:03d}", int(rng.integers(1, 6))))
+    titles = {f"i{j:03d}": f"Item {j}" for j in range(150)}
+    ds = make_ds(rows, titles, {k: "" for k in titles})
+    return ego_network(ds, "c", hops=2, max_nodes=300)
+
+
+def _drawn_size(d):
+    return node_size(d["degree"]) * (1.0 if d["kind"] == "user" else 0.85)
+
+
+def test_big_radial_layout_has_no_overlapping_nodes(big_ego):
+    g = big_ego.graph
+    assert g.number_of_nodes() == 300
+    pos = layout(g)
+    ids = sorted(pos)
+    xy = np.array([pos[n] for n in ids])
+    dist = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    # Markers of any two nodes never touch: centre distance >= both radii + the margin.
+    size = np.array([_drawn_size(g.nodes[n]) for n in ids])
+    need = size[:, None] + size[None, :] + NODE_MARGIN
+    np.fill_diagonal(dist, np.inf)
+    assert (dist >= need - 0.05).all()  # positions are rounded to 0.01 px
+    # Bands by hop: every hop-1 node is nearer the centre than every hop-2 node.
+    radius = {n: math.hypot(*pos[n]) for n in ids}
+    hop1 = [radius[n] for n in ids if g.nodes[n]["hop"] == 1]
+    hop2 = [radius[n] for n in ids if g.nodes[n]["hop"] == 2]
+    assert radius[big_ego.center] == 0.0 and len(hop1) == 120
+    assert max(hop1) + RING_GAP <= min(hop2) + 0.05
+    # Compact: the drawing is not blown up to one huge ring per hop.
+    assert max(hop2) < 1000
+
+
+def test_radial_order_puts_shared_neighbours_close(big_ego):
+    """Edges between bands are shorter than with the same rings in node order."""
+    g = big_ego.graph
+    pos = layout(g)
+
+    def edge_length(p):
+        return sum(math.dist(p[u], p[v]) for u, v in g.edges
+                   if {g.nodes[u]["hop"], g.nodes[v]["hop"]} == {1, 2})
+
+    def by_number(band):
+        members = sorted(n for n in g if g.nodes[n]["hop"] == band)
+        slots = sorted(pos[n] for n in members)  # the same positions, reassigned in node order
+        slots.sort(key=lambda xy: math.atan2(xy[1], xy[0]))
+        return dict(zip(members, slots))
+
+    shuffled = {big_ego.center: pos[big_ego.center], **by_number(1), **by_number(2)}
+    assert edge_length(pos) < 0.9 * edge_length(shuffled)
+
+
+def test_big_graphs_label_the_centre_and_hubs_only(big_ego):
+    g = big_ego.graph
+    nodes = nodes_of(ego_html(big_ego))
+    labelled = {n for n, d in nodes.items() if d["label"] != " "}
+    top = sorted(g, key=lambda n: (-g.nodes[n]["degree"], n))[:LABEL_HUBS]
+    assert labelled == {big_ego.center, *top} == {big_ego.center} | hubs(g, LABEL_HUBS)
+    hop2 = min(n for n in g if g.nodes[n]["hop"] == 2 and n not in labelled)
+    assert nodes_of(ego_html(big_ego, highlight_nodes=[hop2]))[hop2]["label"] != " "
+    assert len({n for n, d in nodes_of(ego_html(big_ego, labels="all")).items()
+                if d["label"] != " "}) == 300
+    # Big drawings get a larger label font (in layout pixels) so it stays legible.
+    assert options_of(ego_html(big_ego))["nodes"]["font"]["size"] > 12
+
+
+def test_spring_layout_is_seeded_and_keeps_the_radial_extent(big_ego):
+    g = big_ego.graph
+    spring = layout(g, method="spring")
+    assert spring == layout(g, method="spring")
+    extent = max(math.hypot(*xy) for xy in layout(g).values())
+    assert max(math.hypot(*xy) for xy in spring.values()) == pytest.approx(extent, abs=0.05)
+
+
 def test_plain_networkx_graph_without_hops_is_accepted():
     g = nx.path_graph(4)
     for n in g:
@@ -273,7 +357,7 @@ def test_long_labels_are_shortened_but_tooltips_keep_everything():
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"color_by": "rating"}, "color_by must be 'kind' or 'genre', got 'rating'"),
-    ({"labels": "some"}, "labels must be 'all', 'near' or 'auto', got 'some'"),
+    ({"labels": "some"}, "labels must be 'all', 'hubs' or 'auto', got 'some'"),
 ])
 def test_bad_arguments(ego, kwargs, message):
     with pytest.raises(ValueError, match=message):
