@@ -80,6 +80,25 @@ class TrainConfig:
     max_seconds: float | None = None  # wall-clock budget for the whole run (None: no limit)
     threads: int | None = None  # torch threads (None: idle cores, see set_threads)
 
+    def __post_init__(self) -> None:
+        # Caught here with the parameter's name, not deep in the loop as a ZeroDivisionError.
+        problems = [f"{name} must be {rule}, got {getattr(self, name)!r}" for name, ok, rule in (
+            ("dim", self.dim >= 1, "at least 1"),
+            ("layers", self.layers >= 0, "at least 0"),
+            ("lr", self.lr > 0, "positive"),
+            ("batch_size", self.batch_size >= 1, "at least 1"),
+            ("epochs", self.epochs >= 1, "at least 1"),
+            ("reg", self.reg >= 0, "at least 0"),
+            ("patience", self.patience >= 0, "at least 0"),
+            ("eval_every", self.eval_every >= 1, "at least 1"),
+            ("valid_fraction", 0 <= self.valid_fraction < 1, "in [0, 1)"),
+            ("max_seconds", self.max_seconds is None or self.max_seconds > 0,
+             "positive or None"),
+            ("threads", self.threads is None or self.threads >= 1, "at least 1 or None"),
+        ) if not ok]
+        if problems:
+            raise ValueError("invalid training settings: " + "; ".join(problems))
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

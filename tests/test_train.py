@@ -135,3 +135,13 @@ def test_trainer_steps_api(ds):
 
 def test_default_threads_is_sane():
     assert 1 <= default_threads() <= 4
+
+
+def test_bad_settings_are_refused_by_name(ds):
+    with pytest.raises(ValueError, match=r"batch_size must be at least 1, got 0"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match=r"epochs must be at least 1, got 0; "
+                                         r"valid_fraction must be in \[0, 1\), got 1.0"):
+        TrainConfig(epochs=0, valid_fraction=1.0)
+    with pytest.raises(ValueError, match="invalid training settings: lr must be positive"):
+        make("mf", lr=0.0).fit(ds)

@@ -33,7 +33,9 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _QUOTED = re.compile(r'"([^"\n]{1,200})"|“([^”\n]{1,200})”|\*\*([^*\n]{1,200})\*\*')
-_USER = re.compile(r"\buser\s+(?:id\s+)?#?([\w.@-]+)", re.IGNORECASE)
+_USER = re.compile(r"\busers?\s+(?:id\s+)?#?([\w.@-]+)", re.IGNORECASE)
+# A token that may be a user id written bare ("u2 liked it too"): letters and digits mixed.
+_ID_TOKEN = re.compile(r"(?<![\w.@-])(?=[\w.@-]*\d)(?=[\w.@-]*[^\W\d])[\w.@-]+(?<![.,;:])")
 _YEAR_SUFFIX = re.compile(r"\s*\(\d{4}[^)]*\)\s*$")
 _ARTICLE = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
 
@@ -101,6 +103,13 @@ def check(text: str, evidence: Evidence, ds: Dataset | None = None) -> CheckResu
         if any(c.isdigit() for c in who) or (ds is not None and _is_user(ds, who)):
             return CheckResult(False, f"the generated text named user '{who}', which is not in "
                                       f"the evidence", named)
+    if ds is not None:  # other users' ids written without the word "user"
+        masked_names = _mask(text, spans)
+        for m in _ID_TOKEN.finditer(masked_names):
+            who = m.group(0)
+            if _fold(who) != _fold(str(evidence.user_id)) and _is_user(ds, who):
+                return CheckResult(False, f"the generated text named user '{who}', which is "
+                                          f"not in the evidence", named)
 
     # 4. Numbers outside the named spans must match the evidence.
     masked = _mask(text, spans)
@@ -135,7 +144,7 @@ def aliases(title: str) -> list[str]:
 
 
 _INDEX_CACHE: dict[str, dict[str, list[tuple[str, str, str]]]] = {}
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(r"[^\W_]+")  # letters and digits: "__Title__" holds the word "title"
 
 
 def catalogue_titles(ds: Dataset) -> dict[str, str]:
@@ -191,7 +200,8 @@ def _find(alias: str, text: str, lowered: str):
         return []
     if not one_word and alias.lower() not in lowered:
         return []
-    pattern = r"(?<!\w)" + re.escape(alias) + r"(?!\w)"
+    # Letters and digits bound a word, "_" does not: "__Title__" (markdown bold) names Title.
+    pattern = r"(?<![^\W_])" + re.escape(alias) + r"(?![^\W_])"
     return list(re.finditer(pattern, text, 0 if one_word else re.IGNORECASE))
 
 

@@ -49,9 +49,10 @@ GENRE_PALETTE = ("#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2
 NO_GENRE_COLOR = "#BAB0AC"
 LABEL_CHARS = 28  # canvas labels are cut to this many characters; tooltips show everything
 LABEL_HUBS = 8  # on big graphs, the best-connected nodes that keep a label besides the centre
-LABEL_ALL_UP_TO = 60  # "auto" labels every node of graphs up to this size
+LABEL_ALL_UP_TO = 30  # "auto" labels every node of graphs up to this size
 RING_GAP = 90.0  # px between the outermost ring of one hop band and the next band
 NODE_MARGIN = 10.0  # px of free space kept between the markers of neighbouring nodes
+LABEL_MARGIN = 40.0  # the same when every node is labelled (room for the text)
 LABEL_FONT_PER_PX = 22.0  # label font grows by 1 per this many px of drawing radius
 
 # Tooltips travel in a "tip" field that pyvis does not inspect (it switches to an
@@ -126,7 +127,8 @@ def ego_html(ego: Any, *, color_by: str = "kind", physics: bool = False,
     labelled = set(g.nodes) if labels == "all" else (
         hubs(g, LABEL_HUBS) | hi_nodes | ({center} if center is not None else set()))
 
-    positions = layout(g, seed=seed, method=layout_method)
+    positions = layout(g, seed=seed, method=layout_method,
+                       margin=LABEL_MARGIN if labels == "all" else NODE_MARGIN)
     genre_colors = genre_color_map(g) if color_by == "genre" else {}
     top_rating = max((float(r) for _, _, r in g.edges(data="rating", default=1.0)), default=1.0)
     top_rating = top_rating if top_rating > 0 else 1.0  # edge width is relative to this

@@ -66,3 +66,17 @@ def test_aliases_drop_year_and_article():
     assert aliases("The Silent Orbit (2019)") == ["The Silent Orbit", "Silent Orbit (2019)",
                                                   "Silent Orbit"]
     assert aliases("Heat") == []
+
+
+def test_underscore_bold_title_is_still_a_title():
+    result = check("Like __Paper Hearts__, it is great.", evidence(), catalogue_ds())
+    assert result.reason == "the generated text named 'Paper Hearts (2021)', which is not in the evidence"
+
+
+def test_other_users_named_in_plural_or_bare_are_caught():
+    ds = catalogue_ds()
+    assert check("Users u2 and u1 liked it.", evidence(), ds).reason == (
+        "the generated text named user 'u2', which is not in the evidence")
+    assert check("It was liked by user u1 and u2.", evidence(), ds).reason == (
+        "the generated text named user 'u2', which is not in the evidence")
+    assert check("It was liked by u1, and it ranks 4th.", evidence(), ds).ok
