@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from recsys_core.data.report import DataError
 from recsys_core.cli_explain import add_explain
+from recsys_core.data.report import DataError
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
@@ -305,9 +306,12 @@ def run_recommend(args: argparse.Namespace) -> int:
         items, scores = model.recommend(args.user, k=args.k, exclude_seen=not args.include_seen)
     except KeyError as err:
         raise DataError(f"run {args.run!r}: {err.args[0]}") from None
+    # A user with fewer recommendable items than the batch's widest list has -inf padding
+    # (masked items): not recommendations, and not valid JSON either.
     result = [{"user": user, "items": [
         {"rank": r + 1, "item": item, "title": ds.item_title(ds.item_index(item)),
-         "score": float(score)} for r, (item, score) in enumerate(zip(row_items, row_scores))]}
+         "score": float(score)} for r, (item, score) in enumerate(zip(row_items, row_scores))
+        if math.isfinite(score)]}
         for user, row_items, row_scores in zip(args.user, items, scores)]
     if args.json:
         print(json.dumps(result, default=_json_default))

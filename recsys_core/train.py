@@ -87,7 +87,7 @@ class TrainConfig:
             ("layers", self.layers >= 0, "at least 0"),
             ("lr", self.lr > 0, "positive"),
             ("batch_size", self.batch_size >= 1, "at least 1"),
-            ("epochs", self.epochs >= 1, "at least 1"),
+            ("epochs", self.epochs >= 0, "at least 0 (0: the initial weights, untrained)"),
             ("reg", self.reg >= 0, "at least 0"),
             ("patience", self.patience >= 0, "at least 0"),
             ("eval_every", self.eval_every >= 1, "at least 1"),
@@ -135,11 +135,16 @@ class Batch:
 
 
 def default_threads() -> int:
-    """Idle cores: ``min(4, cores - 1-minute load average)``, at least 1.
+    """``GRAPHREC_THREADS`` if set, else idle cores: ``min(4, cores - 1-minute load)``, at least 1.
 
     Sparse products and small dense ops on a busy machine run several times
     slower with more threads than free cores (threads wait on each other).
+    Set ``GRAPHREC_THREADS`` (or ``TrainConfig.threads``) to pin the count when
+    results must match bit for bit across machines of different load.
     """
+    pinned = os.environ.get("GRAPHREC_THREADS", "").strip()
+    if pinned.isdigit() and int(pinned) > 0:
+        return int(pinned)
     cores = os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -14,8 +15,13 @@ import pandas as pd
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent / "models"))
-from conftest import small_dataset  # noqa: E402  (the model tests' dataset)
+# The model tests' dataset, loaded by path: a plain "from conftest import" picks up whichever
+# conftest module another test folder registered first when several folders run together.
+_spec = importlib.util.spec_from_file_location("models_conftest",
+                                               Path(__file__).parent / "models" / "conftest.py")
+_models_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_models_conftest)
+small_dataset = _models_conftest.small_dataset
 
 import recsys_core.runs as runs_module  # noqa: E402
 from recsys_core.cli import main  # noqa: E402
@@ -166,3 +172,22 @@ def test_cli_train_evaluate_recommend(tmp_path, capsys):
     assert "unknown user id 'nobody'" in capsys.readouterr().err
     assert main(["evaluate", "no-such-run", "--home", home]) == 2
     assert "unknown run 'no-such-run'" in capsys.readouterr().err
+
+
+def test_cli_recommend_lists_only_unseen_items_as_valid_json(tmp_path, capsys):
+    # Seed example: u1 saw i1 and i2 in training, u2 only i1; neither list may hold a seen item.
+    inter = pd.DataFrame({"user": np.array([0, 0, 1, 1], dtype=np.int64),
+                          "item": np.array([0, 1, 0, 1], dtype=np.int64),
+                          "rating": np.array([5, 4, 3, 2], dtype=np.float32),
+                          "timestamp": np.full(4, np.nan)})
+    from recsys_core.data.dataset import Dataset
+
+    ds = Dataset(inter, np.array(["u1", "u2"], dtype=object), np.array(["i1", "i2"], dtype=object),
+                 name="seed", train=inter.iloc[[0, 1, 2]].reset_index(drop=True),
+                 valid=inter.iloc[:0], test=inter.iloc[[3]].reset_index(drop=True))
+    run_id = RunStore(tmp_path).save(make("popularity").fit(ds))
+    assert main(["recommend", run_id, "--user", "u1", "--user", "u2", "-k", "5",
+                 "--home", str(tmp_path), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "Infinity" not in out
+    assert [[r["item"] for r in u["items"]] for u in json.loads(out)] == [[], ["i2"]]

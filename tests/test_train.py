@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent / "models"))
-from conftest import small_dataset  # noqa: E402  (the model tests' dataset)
+# The model tests' dataset, loaded by path: a plain "from conftest import" picks up whichever
+# conftest module another test folder registered first when several folders run together.
+_spec = importlib.util.spec_from_file_location("models_conftest",
+                                               Path(__file__).parent / "models" / "conftest.py")
+_models_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_models_conftest)
+small_dataset = _models_conftest.small_dataset
 
 from recsys_core.models import make  # noqa: E402
 from recsys_core.train import (  # noqa: E402
@@ -140,8 +145,16 @@ def test_default_threads_is_sane():
 def test_bad_settings_are_refused_by_name(ds):
     with pytest.raises(ValueError, match=r"batch_size must be at least 1, got 0"):
         TrainConfig(batch_size=0)
-    with pytest.raises(ValueError, match=r"epochs must be at least 1, got 0; "
+    with pytest.raises(ValueError, match=r"eval_every must be at least 1, got 0; "
                                          r"valid_fraction must be in \[0, 1\), got 1.0"):
-        TrainConfig(epochs=0, valid_fraction=1.0)
+        TrainConfig(eval_every=0, valid_fraction=1.0)
+    assert TrainConfig(epochs=0).epochs == 0  # the initial weights, as the teaching view shows
     with pytest.raises(ValueError, match="invalid training settings: lr must be positive"):
         make("mf", lr=0.0).fit(ds)
+
+
+def test_thread_count_can_be_pinned_from_the_environment(monkeypatch):
+    monkeypatch.setenv("GRAPHREC_THREADS", "3")
+    assert default_threads() == 3
+    monkeypatch.setenv("GRAPHREC_THREADS", "not a number")
+    assert 1 <= default_threads() <= 4

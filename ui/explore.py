@@ -8,7 +8,6 @@ they survive a restart.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +26,9 @@ LLM_URL, LLM_MODEL = "llm_url", "llm_model"
 
 
 def projection_cache_dir() -> str:
-    home = os.environ.get("GRAPHREC_HOME") or ".graphrec"
-    return os.path.join(home, "cache", "projections")
+    from recsys_core.runs import default_root
+
+    return str(default_root() / "cache" / "projections")
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

@@ -11,20 +11,16 @@ holds what the pages show about it:
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from recsys_core.evaluate import FULL_RANKING
+from recsys_core.runs import default_root
 
 #: Metrics shown in the runs table (from the test evaluation, segment "all").
 TABLE_METRICS = (("recall", 20), ("ndcg", 20), ("precision", 20))
 EVAL_COLUMNS = ["model", "metric", "k", "segment", "protocol", "value"]
-
-
-def default_root() -> Path:
-    return Path(os.environ.get("GRAPHREC_HOME") or ".graphrec")
 
 
 def run_metrics(evaluation: pd.DataFrame | None, roc: pd.DataFrame | None) -> dict[str, Any]:

@@ -26,7 +26,7 @@ SESSION_ID = "runs_session_id"
 SELECTED_RUN = "selected_run"
 #: Models offered on the train page, in this order when registered.
 PREFERRED_MODELS = ("lightgcn", "text_lightgcn", "mf", "popularity", "text_knn", "text_sage",
-                    "gat", "seed_gnn", "graph_filter")
+                    "gat", "seed_gnn", "gf_cf", "bspm")
 
 
 def session_id() -> str:

@@ -190,6 +190,11 @@ class TransformersNarrator:
 
     def _pipeline(self):
         if self._pipe is None:
+            # Only a folder on disk: any other string would be read as a Hub model name and
+            # downloaded, and nothing may be downloaded at run time.
+            if not os.path.isdir(self.path):
+                raise NarrationError(f"could not load the language model in {self.path}: "
+                                     "no such folder")
             try:
                 from transformers import pipeline
 

@@ -280,3 +280,20 @@ def test_client_errors_are_not_retried(tiny):
         ex = explain(model, ds, "u1", "i3", narrator=narrator(server.url, retries=3))
     assert ex.fallback_reason == f"the LLM server at {server.url} answered HTTP 401: bad key"
     assert len(server.requests) == 1 and ex.backend == "template"
+
+
+def test_transformers_backend_takes_only_a_local_folder(tmp_path, monkeypatch):
+    # "gpt2" is not a folder here: it must not be looked up (downloaded) as a Hub model name.
+    import transformers
+    from conftest import evidence
+
+    from recsys_core.explain import NarrationError, TransformersNarrator
+
+    def no_pipeline(*args, **kwargs):
+        raise AssertionError("transformers.pipeline must not be called")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(transformers, "pipeline", no_pipeline)
+    with pytest.raises(NarrationError, match="could not load the language model in gpt2: "
+                                             "no such folder"):
+        TransformersNarrator("gpt2").narrate(evidence())
