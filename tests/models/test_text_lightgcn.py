@@ -144,3 +144,81 @@ def test_recommend_for_text_scores_the_user_tower(fitted, split):
 def test_state_round_trip(fitted, split):
     copy = TextLightGCN(**FAST).load_state_tensors(fitted.state_tensors(), fitted.dataset_)
     torch.testing.assert_close(copy.score([0, 4]), fitted.score([0, 4]))
+
+
+def test_split_content_loss_matches_hand_computation(fitted, split):
+    """``split_content``: the item tower meets the users' stopped graph views, the user
+    tower the items' stopped graph views; worked out here from the module's parts."""
+    from recsys_core.train import Batch
+
+    model = TextLightGCN(**{**FAST, "split_content": True, "align": 0.0, "reg": 0.0})
+    module = fitted.module_
+    warm_items = np.flatnonzero(np.bincount(split.train_interactions["item"],
+                                            minlength=split.n_items) > 0)
+    batch = Batch(users=torch.tensor([0, 1, 2]), pos=torch.as_tensor(warm_items[:3]),
+                  neg=torch.as_tensor(warm_items[3:6]))
+    torch.manual_seed(7)
+    got = model.loss(module, batch)
+    torch.manual_seed(7)
+    torch.rand(3)  # the user draw, unused by the split content term
+    drop_items = (torch.rand(6) < model.item_dropout).unsqueeze(1)
+    with torch.no_grad():
+        items = torch.cat([batch.pos, batch.neg])
+        z_users, z_items = module(batch.users, items)
+        c_users, c_items = module.content(batch.users, items)
+
+        def bpr(u, p, n):
+            return -torch.log(torch.sigmoid((u * p).sum(1) - (u * n).sum(1))).mean()
+
+        mixed = torch.where(drop_items, c_items, z_items)
+        expected = (bpr(z_users, z_items[:3], z_items[3:]) + bpr(z_users, mixed[:3], mixed[3:])
+                    + bpr(c_users, z_items[:3], z_items[3:]))
+    torch.testing.assert_close(got.detach(), expected)
+
+
+def test_text_can_stay_out_of_layer_zero(text_home, split):
+    model = make("text_lightgcn", **{**FAST, "epochs": 1, "text_in_graph": False}).fit(split)
+    module = model.module_
+    with torch.no_grad():
+        # Plain LightGCN ego embeddings: the ID for nodes with edges, zero for the others.
+        torch.testing.assert_close(module.ego_all(),
+                                   module.embedding.weight * module.warm.unsqueeze(1))
+        cold = torch.as_tensor(split.cold_items)
+        tower = module.item_tower(module.text[cold + module.n_users])
+    torch.testing.assert_close(torch.as_tensor(model.item_embeddings())[cold], tower)
+
+
+def test_text_lr_scale_keeps_the_initial_projection():
+    text = torch.nn.functional.normalize(torch.randn(6, 384), dim=1)
+    adj = normalize_bipartite(sp.csr_matrix(np.ones((2, 4))))
+    from recsys_core.models.text_lightgcn import TextLightGCNModule
+
+    modules = []
+    for scale in (1.0, 0.1):
+        torch.manual_seed(0)
+        modules.append(TextLightGCNModule(2, 4, 8, 1, adj, text[:2], text[2:], text_lr_scale=scale))
+    with torch.no_grad():
+        torch.testing.assert_close(modules[1].graph_project(text), modules[0].graph_project(text))
+        torch.testing.assert_close(modules[1].project.weight, modules[0].project.weight * 10)
+
+
+def test_cold_item_scale_multiplies_only_cold_item_vectors(fitted, split):
+    copy = TextLightGCN(**{**FAST, "cold_item_scale": 1.5}).load_state_tensors(
+        fitted.state_tensors(), fitted.dataset_)
+    cold = split.cold_items
+    warm = np.setdiff1d(np.arange(split.n_items), cold)
+    base, scaled = fitted.item_embeddings(), copy.item_embeddings()
+    np.testing.assert_allclose(scaled[cold], 1.5 * base[cold], rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(scaled[warm], base[warm])
+    np.testing.assert_array_equal(copy.user_embeddings(), fitted.user_embeddings())
+
+
+def test_cold_item_scale_is_applied_after_training(text_home, split, fitted):
+    """Training (and so early stopping) is the same as unscaled; only serving is scaled."""
+    scaled = make("text_lightgcn", **{**FAST, "cold_item_scale": 2.0}).fit(split)
+    assert scaled.module_.cold_item_scale == 2.0
+    for name, value in fitted.state_tensors().items():
+        torch.testing.assert_close(scaled.state_tensors()[name], value, rtol=0, atol=0)
+    cold = split.cold_items
+    np.testing.assert_allclose(scaled.item_embeddings()[cold], 2.0 * fitted.item_embeddings()[cold],
+                               rtol=1e-5, atol=1e-7)
