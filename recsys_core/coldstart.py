@@ -19,6 +19,7 @@ sentence.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,7 +48,7 @@ def top_k(ds: Dataset, scores: torch.Tensor, k: int, exclude: np.ndarray | None 
     return ds.item_ids[top.indices.numpy()], top.values.numpy()
 
 
-class ColdStartMixin:
+class ColdStartMixin(ABC):
     """``recommend_for_text`` / ``recommend_for_items`` for a model with a text pathway.
 
     The host implements :meth:`text_user_vector` (a user from a text-space
@@ -56,17 +57,17 @@ class ColdStartMixin:
     with), and holds a fitted ``dataset_`` and a text encoder from ``encoder()``.
     """
 
+    @abstractmethod
     def text_user_vector(self, text_vector: torch.Tensor) -> torch.Tensor:
         """[d] user vector of someone described by ``text_vector`` [t]."""
-        raise NotImplementedError
 
+    @abstractmethod
     def items_user_vector(self, items: np.ndarray) -> torch.Tensor:
         """[d] user vector of someone who liked the item indices ``items``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def scoring_item_vectors(self) -> torch.Tensor:
         """[n_items, d] item vectors; a cold user's scores are ``items @ user``."""
-        raise NotImplementedError
 
     def recommend_for_text(self, text: str, k: int = 20,
                            include_cold: bool = True) -> tuple[np.ndarray, np.ndarray]:

@@ -26,3 +26,25 @@ def popularity_ndcg(small_ds):
     from recsys_core.models import make
 
     return ranking_metrics(make("popularity").fit(small_ds), small_ds, part="test")["ndcg@20"]
+
+
+# --- text models: a 32-item catalogue with 20% cold items, and one text cache per session ---
+
+
+@pytest.fixture(scope="module")
+def text_home(tmp_path_factory):
+    """GRAPHREC_HOME shared by the session, so each text is embedded once across test files."""
+    home = tmp_path_factory.getbasetemp() / "graphrec-text-home"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRAPHREC_HOME", str(home))
+        yield home
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return generate(seed=0, n_users=50, n_items=32, n_interactions=400)
+
+
+@pytest.fixture(scope="module")
+def split(synthetic):
+    return synthetic.to_dataset().split("cold_items", fraction=0.2, seed=0)

@@ -6,29 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from recsys_core.data.synthetic import generate
 from recsys_core.models import make
 from recsys_core.models.text_knn import TextKNN
 from recsys_core.text import TextEncoder
-
-
-@pytest.fixture(scope="module")
-def text_home(tmp_path_factory):
-    # One cache folder for the whole session: each text is embedded once across test files.
-    home = tmp_path_factory.getbasetemp() / "graphrec-text-home"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GRAPHREC_HOME", str(home))
-        yield home
-
-
-@pytest.fixture(scope="module")
-def synthetic():
-    return generate(seed=0, n_users=50, n_items=32, n_interactions=400)
-
-
-@pytest.fixture(scope="module")
-def split(synthetic):
-    return synthetic.to_dataset().split("cold_items", fraction=0.2, seed=0)
 
 
 @pytest.fixture(scope="module")

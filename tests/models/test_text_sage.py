@@ -7,29 +7,10 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from recsys_core.data.synthetic import generate
 from recsys_core.models import make
 from recsys_core.models.text_sage import TextSAGE
 
 FAST = dict(lr=0.01, batch_size=128, epochs=8, patience=0, threads=1, use_profiles=False)
-
-
-@pytest.fixture(scope="module")
-def text_home(tmp_path_factory):
-    home = tmp_path_factory.getbasetemp() / "graphrec-text-home"  # shared by the session
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GRAPHREC_HOME", str(home))
-        yield home
-
-
-@pytest.fixture(scope="module")
-def synthetic():
-    return generate(seed=0, n_users=50, n_items=32, n_interactions=400)
-
-
-@pytest.fixture(scope="module")
-def split(synthetic):
-    return synthetic.to_dataset().split("cold_items", fraction=0.2, seed=0)
 
 
 @pytest.fixture(scope="module")
