@@ -8,27 +8,38 @@ opens the app in Debian's Chromium and prints, one JSON object per line:
 - ``page_render_s`` per page: from clicking the page in the sidebar to the
   script having finished and the page's own content drawn (target < 2 s), first
   visit (cold caches) and second visit (warm);
-- the Graph page waits for vis.js to draw the 300-node ego network on its canvas.
+- the Graph page waits for vis.js to draw the 300-node ego network on its canvas;
+- the Train, Embeddings, Recommendations and Evaluation pages open saved runs:
+  before the server starts, a lightgcn and a text_lightgcn run are trained on
+  the bundled sample (``--epochs``, default 2) into a fresh temporary
+  ``GRAPHREC_HOME`` (the text-embedding cache in ``./.graphrec`` is copied in,
+  so item texts encoded before are not encoded again), one ``train_run_s`` line
+  each;
+- ``recommend_top20_ms``: one user's top-20 through ``Recommender.recommend``
+  (original ids in and out, seen items masked) on each saved run (target < 50 ms).
 
-Usage: ``.venv/bin/python benchmarks/ui.py [--repeat 2]``.
+Usage: ``.venv/bin/python benchmarks/ui.py [--repeat 2] [--pages Home,Train,...] [--epochs 2]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
 from browser_harness import (  # noqa: E402
     StreamlitServer,
-    go_to,
     graph_frame,
     launch_chromium,
     wait_idle,
@@ -36,6 +47,13 @@ from browser_harness import (  # noqa: E402
 
 START_TARGET_S = 5.0
 PAGE_TARGET_S = 2.0
+RECOMMEND_TARGET_MS = 50.0
+#: URL path of each page (the harness knows only the first four).
+PAGE_PATHS = {"Home": "", "Data": "data", "Graph": "graph", "Message passing": "classroom",
+              "Train": "train", "Embeddings": "embeddings", "Recommendations": "recommendations",
+              "Evaluation": "evaluation"}
+#: The pages that open saved runs.
+RUN_PAGES = ("Train", "Embeddings", "Recommendations", "Evaluation")
 
 
 def _home(page) -> dict:
@@ -60,9 +78,115 @@ def _classroom(page) -> dict:
     return {}
 
 
+def _train(page) -> dict:
+    # The hyperparameter form of the default model and the saved-runs table.
+    page.locator('[data-testid="stExpander"]').filter(has_text="hyperparameters").first.wait_for()
+    page.locator('[data-testid="stDataFrame"]').first.wait_for()
+    return {"dataframes": page.locator('[data-testid="stDataFrame"]').count()}
+
+
+def _embeddings(page) -> dict:
+    # The projection, the neighbours table, and (text_lightgcn) the three item views.
+    page.locator(".js-plotly-plot").first.wait_for()
+    page.locator('[data-testid="stDataFrame"]').first.wait_for()
+    if page.get_by_text("What the language model adds").count() and \
+            not page.get_by_text("has no text features").count():
+        page.locator(".js-plotly-plot").nth(1).wait_for()
+    return {"charts": page.locator(".js-plotly-plot").count()}
+
+
+def _recommendations(page) -> dict:
+    # History table, one expander per recommendation (plus the narrator settings),
+    # and the pyvis path graph drawn on its canvas.
+    page.locator('[data-testid="stDataFrame"]').first.wait_for()
+    page.locator('[data-testid="stExpander"]').nth(10).wait_for()
+    graph_frame(page)
+    return {"cards": page.locator('[data-testid="stExpander"]').count() - 1}
+
+
+def _evaluation(page) -> dict:
+    # Four metric charts (+ ROC curves), the classification table and all numbers.
+    page.locator(".js-plotly-plot").nth(3).wait_for()
+    page.locator('[data-testid="stDataFrame"]').nth(1).wait_for()
+    return {"charts": page.locator(".js-plotly-plot").count()}
+
+
 #: Sidebar title -> function waiting for that page's own content (returns extra fields).
 PAGES: dict[str, Callable] = {"Data": _data, "Graph": _graph, "Message passing": _classroom,
+                              "Train": _train, "Embeddings": _embeddings,
+                              "Recommendations": _recommendations, "Evaluation": _evaluation,
                               "Home": _home}
+
+
+def go_to(page, title: str, timeout: float = 60.0) -> None:
+    """Switch page with the sidebar navigation (keeps the session and its datasets)."""
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
+    path = PAGE_PATHS[title]
+    page.wait_for_url(f"**/{path}" if path else "**/", timeout=timeout * 1000)
+    wait_idle(page, timeout)
+
+
+def train_sample_runs(home: Path, epochs: int) -> dict[str, str]:
+    """Train lightgcn and text_lightgcn on the bundled sample into ``home``: {model: run id}."""
+    from recsys_core.jobs import JobRegistry, train_and_save
+    from ui.cache import load_bundled
+    from ui.run_archive import RunArchive
+    from ui.state import SAMPLE_NAME
+
+    ds = load_bundled(SAMPLE_NAME)
+    registry, archive, ids = JobRegistry(), RunArchive(home), {}
+    for model in ("lightgcn", "text_lightgcn"):
+        start = time.perf_counter()
+        job = registry.submit(model, functools.partial(
+            train_and_save, ds=ds, dataset_name=SAMPLE_NAME, model_name=model,
+            params={"epochs": epochs, "patience": 0}, store=archive))
+        status = registry.wait(job, timeout=600)
+        if status.state != "done":
+            raise RuntimeError(f"training {model} failed: {status.error}")
+        ids[model] = status.result.run_id
+        emit({"metric": "train_run_s", "model": model, "epochs": epochs,
+              "seconds": round(time.perf_counter() - start, 3),
+              "text_cache": status.result.text_cache})
+    return ids
+
+
+def recommend_top20(home: Path, ids: dict[str, str], users: int = 50) -> None:
+    """Milliseconds for one user's top-20 on each run (median and 95th percentile)."""
+    import numpy as np
+
+    from ui.run_archive import RunArchive
+
+    archive = RunArchive(home)
+    for model_name, run_id in ids.items():
+        model, ds = archive.load(run_id)
+        model.recommend([ds.user_ids[0]], k=20)  # warm-up: final embeddings computed once
+        times = []
+        for user in ds.user_ids[1:users + 1]:
+            start = time.perf_counter()
+            model.recommend([user], k=20)
+            times.append((time.perf_counter() - start) * 1000)
+        median = float(np.median(times))
+        emit({"metric": "recommend_top20_ms", "model": model_name, "users": len(times),
+              "ms_median": round(median, 3), "ms_p95": round(float(np.percentile(times, 95)), 3),
+              "target_ms": RECOMMEND_TARGET_MS, "ok": median < RECOMMEND_TARGET_MS})
+
+
+def prepare_home(epochs: int) -> tuple[Path, dict[str, str]]:
+    """A fresh GRAPHREC_HOME holding the sample's saved runs (text cache copied in)."""
+    home = Path(tempfile.mkdtemp(prefix="graphrec-ui-bench-"))
+    cache = ROOT / ".graphrec" / "cache" / "text"
+    if cache.is_dir():
+        shutil.copytree(cache, home / "cache" / "text")
+    old = os.environ.get("GRAPHREC_HOME")
+    os.environ["GRAPHREC_HOME"] = str(home)  # the text cache follows it
+    try:
+        ids = train_sample_runs(home, epochs)
+    finally:
+        if old is None:
+            os.environ.pop("GRAPHREC_HOME", None)
+        else:
+            os.environ["GRAPHREC_HOME"] = old
+    return home, ids
 
 
 def emit(record: dict) -> None:
@@ -72,13 +196,41 @@ def emit(record: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2, help="visits per page (first is cold)")
+    parser.add_argument("--pages", default=",".join(PAGE_PATHS),
+                        help="comma-separated sidebar titles to time (default: all)")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs of each saved run")
     args = parser.parse_args(argv)
+    chosen = [t.strip() for t in args.pages.split(",") if t.strip()]
+    unknown = [t for t in chosen if t not in PAGES]
+    if unknown:
+        parser.error(f"unknown page(s) {unknown}; choose from {list(PAGE_PATHS)}")
+    # Home is visited last in each round, so the first visit of the others is cold.
+    chosen = [t for t in PAGES if t in chosen]
+
+    home, env = None, {}
+    os.chdir(ROOT)
+    if any(t in RUN_PAGES for t in chosen):
+        home, ids = prepare_home(args.epochs)
+        env["GRAPHREC_HOME"] = str(home)
+        recommend_top20(home, ids)
+    try:
+        run_pages(chosen, args.repeat, env)
+    finally:
+        if home is not None:
+            shutil.rmtree(home, ignore_errors=True)
+    emit({"metric": "machine", "cpus": os.cpu_count(),
+          "load_average_1min": round(os.getloadavg()[0], 2)})
+    return 0
+
+
+def run_pages(chosen: list[str], repeat: int, env: dict[str, str]) -> None:
     from playwright.sync_api import sync_playwright
 
-    server = StreamlitServer()
+    server = StreamlitServer(env=env)
     with sync_playwright() as pw:
         browser = launch_chromium(pw)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(120_000)  # cold pages on a busy machine
         try:
             t0 = time.perf_counter()
             server.start()
@@ -90,8 +242,9 @@ def main(argv: list[str] | None = None) -> int:
             emit({"metric": "server_start_to_first_render_s", "seconds": round(first, 3),
                   "server_ready_s": round(ready, 3), "target_s": START_TARGET_S,
                   "ok": first < START_TARGET_S})
-            for visit in range(1, args.repeat + 1):
-                for title, drawn in PAGES.items():
+            for visit in range(1, repeat + 1):
+                for title in chosen:
+                    drawn = PAGES[title]
                     t = time.perf_counter()
                     go_to(page, title, timeout=120)
                     extra = drawn(page)
@@ -104,9 +257,6 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             browser.close()
             server.stop()
-    emit({"metric": "machine", "cpus": os.cpu_count(),
-          "load_average_1min": round(os.getloadavg()[0], 2)})
-    return 0
 
 
 if __name__ == "__main__":
