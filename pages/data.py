@@ -16,7 +16,7 @@ files = data_form.choose_files()
 if files is not None:
     mapping = None if files.bundled else data_form.column_mapping(files)
     with st.container(border=True):
-        opts = data_form.options()
+        opts = data_form.options(given=files.has_test)
         name = st.text_input("Name this dataset", value=files.default_name,
                              key=f"opt_name_{files.default_name}")
         submitted = st.button("Load dataset", type="primary", key="load_button")

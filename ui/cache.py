@@ -112,20 +112,23 @@ def peek_upload(key: str, filename: str, _data: bytes, max_mb: int) -> Preview:
 
 
 @st.cache_data(max_entries=16, show_spinner="Reading and validating…")
-def load_upload(key: tuple, files: tuple[str, str | None, str | None],
-                _data: tuple[bytes | None, bytes | None, bytes | None],
+def load_upload(key: tuple, files: tuple[str, str | None, str | None, str | None],
+                _data: tuple[bytes | None, bytes | None, bytes | None, bytes | None],
                 columns: tuple[tuple[str, str | None], ...] | None, threshold: float | None,
                 kcore: int, name: str, max_mb: int) -> Dataset:
-    """Parse and validate uploaded interactions (+ optional items / users). Raises DataError.
+    """Parse and validate uploaded interactions (+ optional items / users / test). Raises DataError.
 
-    ``key`` holds the SHA-256 of each file; ``files`` their names.
+    ``key`` holds the SHA-256 of each file; ``files`` their names, in the order
+    interactions, items, users, test. With a test file the result is split
+    with method ``"given"``.
     """
     from recsys_core.data.loader import load
 
-    inter, items, users = (named_bytes(n, d) if d is not None else None
-                           for n, d in zip(files, _data))
-    return load(inter, items=items, users=users, columns=dict(columns) if columns else None,
-                threshold=threshold, kcore=kcore, name=name, max_bytes=max_mb * 1024 * 1024)
+    inter, items, users, test = (named_bytes(n, d) if d is not None else None
+                                 for n, d in zip(files, _data))
+    return load(inter, items=items, users=users, test=test,
+                columns=dict(columns) if columns else None, threshold=threshold, kcore=kcore,
+                name=name, max_bytes=max_mb * 1024 * 1024)
 
 
 @st.cache_data(max_entries=32, show_spinner="Splitting…")

@@ -36,10 +36,14 @@ SPLIT_HELP = {
 
 @dataclass
 class Files:
-    """The files of one source: names and bytes for interactions, items, users."""
+    """The files of one source: names and bytes for interactions, items, users, test.
 
-    names: tuple[str, str | None, str | None]
-    data: tuple[bytes | None, bytes | None, bytes | None]
+    A test file (the held-out part of a given split, e.g. LightGCN ``test.txt``)
+    makes the loaded dataset arrive split with method ``"given"``.
+    """
+
+    names: tuple[str, str | None, str | None, str | None]
+    data: tuple[bytes | None, bytes | None, bytes | None, bytes | None]
     default_name: str
     bundled: bool = False  # a bundled dataset: its columns are known, no mapping to show
 
@@ -47,25 +51,33 @@ class Files:
     def key(self) -> tuple[str | None, ...]:
         return tuple(cache.digest(d) if d is not None else None for d in self.data)
 
+    @property
+    def has_test(self) -> bool:
+        return self.data[3] is not None
+
 
 def choose_files() -> Files | None:
-    """Source radio plus, for uploads, the three uploaders; None until interactions exist."""
+    """Source radio plus, for uploads, the four uploaders; None until interactions exist."""
     source = st.radio("Source", list(SOURCES), format_func=SOURCES.get, key="data_source",
                       horizontal=True)
     if source != "upload":
         paths = [cache.ROOT / p if p else None for p in cache.BUNDLED[source]]
-        return Files(tuple(p.name if p else None for p in paths),
-                     tuple(p.read_bytes() if p else None for p in paths), source, bundled=True)
+        return Files((*(p.name if p else None for p in paths), None),
+                     (*(p.read_bytes() if p else None for p in paths), None), source,
+                     bundled=True)
     limit = cache.upload_limit_mb()
     st.caption(
         f"Each file may be up to **{limit} MB** (`server.maxUploadSize` in "
         "`.streamlit/config.toml`). Formats: CSV/TSV (any delimiter), `::` .dat, MovieLens "
-        "u.data/u.item, RecBole .inter/.item/.user, LightGCN train.txt, Parquet; gzip or zip.")
-    cols = st.columns(3)
+        "u.data/u.item, RecBole .inter/.item/.user, LightGCN train.txt, Parquet; gzip or zip. "
+        "A test file keeps the split it comes with (e.g. LightGCN train.txt + test.txt).")
+    top, bottom = st.columns(2), st.columns(2)
     uploads = [
-        cols[0].file_uploader("Interactions (required)", key="upload_interactions"),
-        cols[1].file_uploader("Item metadata (optional)", key="upload_items"),
-        cols[2].file_uploader("User metadata (optional)", key="upload_users"),
+        top[0].file_uploader("Interactions (required)", key="upload_interactions"),
+        bottom[0].file_uploader("Item metadata (optional)", key="upload_items"),
+        bottom[1].file_uploader("User metadata (optional)", key="upload_users"),
+        top[1].file_uploader("Test interactions (optional: a held-out file, e.g. LightGCN "
+                             "test.txt)", key="upload_test"),
     ]
     for up in uploads:
         if up is not None and up.size > limit * 1024 * 1024:
@@ -110,8 +122,12 @@ def column_mapping(files: Files) -> dict[str, str | None] | None:
     return mapping
 
 
-def options(has_rating: bool = True) -> dict[str, Any]:
-    """Feedback threshold, k-core and split choices."""
+def options(has_rating: bool = True, given: bool = False) -> dict[str, Any]:
+    """Feedback threshold, k-core and split choices.
+
+    ``given``: a test file came with the interactions, so the split is fixed
+    (method ``"given"``); only a validation share carved from train is offered.
+    """
     c1, c2, c3 = st.columns(3)
     implicit = c1.checkbox("Convert ratings to implicit feedback", key="opt_implicit",
                            disabled=not has_rating,
@@ -121,9 +137,20 @@ def options(has_rating: bool = True) -> dict[str, Any]:
     kcore = c2.number_input("k-core", min_value=0, max_value=100, value=0, step=1,
                             key="opt_kcore", help="Keep users and items with at least k "
                             "interactions, repeated until stable (0: off).")
-    method = c3.selectbox("Split", SPLITS, key="opt_split", help="How test data is held out.")
-    c3.caption(SPLIT_HELP[method])
+    if given:
+        method = c3.selectbox("Split", ("given",), key="opt_split_given", disabled=True,
+                              help="The test file is the test set; it is not re-split.")
+        c3.caption("Given by the test file: its interactions are the test set.")
+    else:
+        method = c3.selectbox("Split", SPLITS, key="opt_split",
+                              help="How test data is held out.")
+        c3.caption(SPLIT_HELP[method])
     params: dict[str, Any] = {}
+    if method == "given":
+        p1, p2, p3 = st.columns(3)
+        params["valid"] = p1.slider("Validation share (taken from train)", 0.0, 0.3, 0.0, 0.05,
+                                    key="opt_given_valid",
+                                    help="0 keeps the given split exactly (no validation).")
     if method in ("random", "temporal", "time_cut", "cold_items"):
         p1, p2, p3 = st.columns(3)
         if method == "cold_items":
@@ -133,7 +160,7 @@ def options(has_rating: bool = True) -> dict[str, Any]:
             params["test"] = p1.slider("Test share", 0.05, 0.5, 0.2, 0.05, key="opt_test")
         params["valid"] = p2.slider("Validation share", 0.0, 0.3, 0.1, 0.05, key="opt_valid")
     seed = 0
-    if method in ("random", "cold_items"):
+    if method in ("random", "cold_items") or (method == "given" and params["valid"]):
         seed = int(p3.number_input("Seed", min_value=0, value=0, step=1, key="opt_seed"))
     return {"threshold": float(threshold) if implicit else None, "kcore": int(kcore),
             "split": method, "seed": seed, "params": params}
@@ -141,12 +168,21 @@ def options(has_rating: bool = True) -> dict[str, Any]:
 
 def load_choice(files: Files, mapping: dict[str, str | None] | None, opts: dict[str, Any],
                 name: str) -> Dataset | None:
-    """Parse (cached), split (cached) and register the dataset; show errors in plain words."""
+    """Parse (cached), split (cached) and register the dataset; show errors in plain words.
+
+    With a test file the loader already split the data ("given"); it is split
+    again only to carve a validation share out of train.
+    """
     columns = tuple(sorted(mapping.items())) if mapping else None
     try:
         ds = cache.load_upload((files.key, columns), files.names, files.data, columns,
                                opts["threshold"], opts["kcore"], name, cache.upload_limit_mb())
-        if opts["split"] != "none":
+        if opts["split"] == "given":
+            if opts["params"].get("valid"):
+                # The content hash does not see where train ends: key by the files too.
+                ds = cache.split(f"{ds.content_hash()}:{files.key}", ds, "given", opts["seed"],
+                                 tuple(sorted(opts["params"].items())))
+        elif opts["split"] != "none":
             ds = cache.split(ds.content_hash(), ds, opts["split"], opts["seed"],
                              tuple(sorted(opts["params"].items())))
     except DataError as err:

@@ -178,3 +178,66 @@ def test_lightgcn_adjacency_file_needs_no_mapping():
     assert_clean(at)
     assert at.session_state[state.CURRENT] == "train"
     assert at.session_state[state.DATASETS]["train"].n_interactions == 25 * 6
+
+
+# A LightGCN train/test pair: 10 users with 4 training items each out of 12; each user's one
+# test item is 4 places past their first, so never a training pair. User 0 also lists item 0
+# in test, which is in training: the loader drops it, leaving 40 train and 10 test.
+LIGHTGCN_TRAIN = "".join(f"{u} " + " ".join(str((u * 3 + k) % 12) for k in range(4)) + "\n"
+                         for u in range(10)).encode()
+LIGHTGCN_TEST = ("0 4 0\n" + "".join(f"{u} {(u * 3 + 4) % 12}\n" for u in range(1, 10))).encode()
+
+
+def upload_lightgcn_pair(at, test: bytes = LIGHTGCN_TEST):
+    at.file_uploader(key="upload_interactions").set_value(
+        ("train.txt", LIGHTGCN_TRAIN, "text/plain"))
+    at.file_uploader(key="upload_test").set_value(("test.txt", test, "text/plain"))
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def test_lightgcn_train_test_pair_keeps_the_given_split():
+    at = upload_lightgcn_pair(upload_source(open_page("data")))
+    picker = at.selectbox(key="opt_split_given")  # the split is fixed, not offered again
+    assert picker.value == "given" and picker.disabled
+    assert not [s for s in at.selectbox if s.key == "opt_split"]
+    at.button(key="load_button").click().run()
+    assert_clean(at)
+    assert not at.error, [e.value for e in at.error]
+    ds = at.session_state[state.DATASETS]["train"]
+    assert ds.split_info["method"] == "given"
+    assert (ds.n_users, ds.n_items) == (10, 12)
+    assert (len(ds.train), len(ds.valid), len(ds.test)) == (40, 0, 10)
+    assert ("Split **given**: 40 train, 0 validation, 10 test interactions." in texts(at))
+    assert any("1 test interactions also appear in training" in w.value for w in at.warning)
+    assert ds.schema["files"]["test"] == "test.txt"
+
+
+def test_given_split_can_carve_validation_from_train_only():
+    at = upload_lightgcn_pair(upload_source(open_page("data")))
+    at.slider(key="opt_given_valid").set_value(0.25).run()
+    at.button(key="load_button").click().run()
+    assert_clean(at)
+    ds = at.session_state[state.DATASETS]["train"]
+    assert ds.split_info["method"] == "given"
+    assert len(ds.test) == 10 and len(ds.valid) > 0 and len(ds.train) + len(ds.valid) == 40
+    # the test set is exactly the uploaded test file's pairs, not re-drawn
+    test_pairs = {(str(ds.user_ids[u]), str(ds.item_ids[i]))
+                  for u, i in zip(ds.test["user"], ds.test["item"])}
+    assert test_pairs == {(str(u), str((u * 3 + 4) % 12)) for u in range(10)}
+    assert f"{len(ds.valid):,} validation, 10 test interactions" in texts(at)
+
+
+def test_test_file_over_the_upload_limit_gets_a_clear_message():
+    old = config.get_option("server.maxUploadSize")
+    config.set_option("server.maxUploadSize", 1)
+    try:
+        at = upload_source(open_page("data"))
+        big = b"0 1\n" * 300_000  # 1.2 MB
+        upload_lightgcn_pair(at, test=big)
+        assert any("test.txt is 1.1 MB, over the 1 MB upload limit" in e.value
+                   for e in at.error)
+        assert not [b for b in at.button if b.key == "load_button"]  # nothing to load
+    finally:
+        config.set_option("server.maxUploadSize", old)
