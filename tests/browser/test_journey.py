@@ -14,6 +14,7 @@ import shutil
 
 import pytest
 from browser_harness import ROOT, StreamlitServer, open_app, screenshot, wait_idle
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 pytestmark = pytest.mark.browser
 
@@ -50,9 +51,16 @@ def set_epochs(page, model: str) -> None:
     box = page.locator('[data-testid="stExpander"]').filter(
         has=page.get_by_text(re.compile(rf"^{model}: hyperparameters$"))).first
     summary = box.locator("summary").first
-    if box.get_attribute("open") is None and not box.locator('input[aria-label="epochs"]').is_visible():
-        summary.click()
     field = box.locator('input[aria-label="epochs"]').first
+    # A click during the expander's open animation closes it again: click until the field shows.
+    for _ in range(5):
+        if field.is_visible():
+            break
+        summary.click()
+        try:
+            field.wait_for(state="visible", timeout=10_000)
+        except PlaywrightTimeoutError:
+            continue
     field.fill(EPOCHS)
     field.press("Enter")
     wait_idle(page)

@@ -1,6 +1,6 @@
 """The faithfulness check: names and numbers must come from the evidence."""
 
-from conftest import catalogue_ds, evidence
+from explain_helpers import catalogue_ds, evidence
 
 from recsys_core.explain.check import aliases, check
 

@@ -3,7 +3,7 @@
 import json
 
 import numpy as np
-from conftest import lightgcn_with, seed_dataset
+from explain_helpers import lightgcn_with, seed_dataset
 from test_llm import ChatServer
 
 from recsys_core.cli import main

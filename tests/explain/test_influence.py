@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import lightgcn_with, seed_dataset
+from explain_helpers import lightgcn_with, seed_dataset
 from sklearn.linear_model import Ridge
 
 from recsys_core.explain import explain, influence

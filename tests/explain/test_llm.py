@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import frame, lightgcn_with
+from explain_helpers import frame, lightgcn_with
 
 from recsys_core.data.dataset import Dataset
 from recsys_core.explain import ChatCompletionsNarrator, explain
@@ -285,7 +285,7 @@ def test_client_errors_are_not_retried(tiny):
 def test_transformers_backend_takes_only_a_local_folder(tmp_path, monkeypatch):
     # "gpt2" is not a folder here: it must not be looked up (downloaded) as a Hub model name.
     import transformers
-    from conftest import evidence
+    from explain_helpers import evidence
 
     from recsys_core.explain import NarrationError, TransformersNarrator
 

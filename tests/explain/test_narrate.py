@@ -3,7 +3,7 @@
 import re
 
 import numpy as np
-from conftest import evidence, lightgcn_with, seed_dataset
+from explain_helpers import evidence, lightgcn_with, seed_dataset
 
 from recsys_core.explain import TemplateNarrator, explain
 from recsys_core.explain.check import check
