@@ -29,7 +29,7 @@ chosen = st.multiselect("Models", available, default=default, key="train_models"
                         help="Each model trains as its own job, one after another.")
 params = {}
 for name in chosen:
-    with st.expander(f"{name}: hyperparameters", expanded=len(chosen) == 1):
+    with st.expander(f"{name}: hyperparameters"):
         st.caption(runs.model_summary(name))
         params[name] = train_form.param_inputs(name, key="train")
 

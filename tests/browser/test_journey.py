@@ -46,21 +46,20 @@ def nav(page, title: str, path: str, timeout: float = 120.0) -> None:
     wait_idle(page, timeout)
 
 
-def set_epochs(page, model: str) -> None:
-    """Open the model's hyperparameter expander and set a short run."""
-    box = page.locator('[data-testid="stExpander"]').filter(
-        has=page.get_by_text(re.compile(rf"^{model}: hyperparameters$"))).first
-    summary = box.locator("summary").first
-    field = box.locator('input[aria-label="epochs"]').first
+def set_epochs(page, model: str, position: int) -> None:
+    """Open the model's hyperparameter expander (the ``position``-th to open) and set a short run."""
+    header = page.get_by_text(f"{model}: hyperparameters", exact=True).first
+    fields = page.locator('input[aria-label="epochs"]').filter(visible=True)
     # A click during the expander's open animation closes it again: click until the field shows.
     for _ in range(5):
-        if field.is_visible():
+        if fields.count() > position:
             break
-        summary.click()
+        header.click()
         try:
-            field.wait_for(state="visible", timeout=10_000)
+            fields.nth(position).wait_for(state="visible", timeout=10_000)
         except PlaywrightTimeoutError:
             continue
+    field = fields.nth(position)
     field.fill(EPOCHS)
     field.press("Enter")
     wait_idle(page)
@@ -84,8 +83,9 @@ def test_train_explore_recommend_evaluate(page, journey_url):
     page.get_by_role("option", name="text_lightgcn", exact=True).click()
     page.keyboard.press("Escape")
     wait_idle(page)
-    set_epochs(page, "lightgcn")
-    set_epochs(page, "text_lightgcn")
+    page.get_by_text("text_lightgcn: hyperparameters", exact=True).wait_for()
+    set_epochs(page, "lightgcn", 0)
+    set_epochs(page, "text_lightgcn", 1)
     page.get_by_role("button", name="Train", exact=True).click()
     seen: set[int] = set()
     for _ in range(900):  # up to 15 minutes on a busy machine
