@@ -19,6 +19,7 @@ from typing import Any
 
 from recsys_core.cli_explain import add_explain
 from recsys_core.data.report import DataError
+from recsys_core.jsonutil import json_default
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
@@ -78,7 +79,7 @@ def run_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"ok": True, "schema": ds.schema, "stats": stats,
                           "report": {"notes": ds.report.notes, "warnings": ds.report.warnings,
-                                     "errors": ds.report.errors}}, default=_json_default))
+                                     "errors": ds.report.errors}}, default=json_default))
         return EXIT_OK
     print(f"Dataset {ds.name}")
     print("\nSchema")
@@ -130,14 +131,6 @@ def run_info(args: argparse.Namespace) -> int:
 
 def _degree(d: dict[str, Any]) -> str:
     return f"min {d['min']}, median {d['median']:g}, mean {d['mean']:.2f}, max {d['max']}"
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
 
 
 # ---------------------------------------------------------------------- train / evaluate / recommend
@@ -232,7 +225,7 @@ def run_train(args: argparse.Namespace) -> int:
                "stopped_by": getattr(model, "stopped_by_", None),
                "seconds": getattr(model, "train_seconds_", None), "test": metrics}
     if args.json:
-        print(json.dumps(summary, default=_json_default))
+        print(json.dumps(summary, default=json_default))
         return EXIT_OK
     print(f"run {run_id}: {args.model} on {fitted.name}")
     if summary["epochs"] is not None:
@@ -314,7 +307,7 @@ def run_recommend(args: argparse.Namespace) -> int:
         if math.isfinite(score)]}
         for user, row_items, row_scores in zip(args.user, items, scores)]
     if args.json:
-        print(json.dumps(result, default=_json_default))
+        print(json.dumps(result, default=json_default))
         return EXIT_OK
     for entry in result:
         print(f"user {entry['user']}: top {len(entry['items'])} ({model.name})")

@@ -37,6 +37,7 @@ from safetensors.torch import load_file, save_file
 
 from recsys_core.data.dataset import Dataset
 from recsys_core.data.report import ValidationReport
+from recsys_core.jsonutil import json_default
 
 RUN_COLUMNS = ("run_id", "name", "dataset_name", "dataset_hash", "model", "config", "metrics",
                "created", "finished", "duration", "status")
@@ -293,21 +294,13 @@ def _write_meta_frame(frame: pd.DataFrame, path: Path) -> None:
 def _write_json(path: Path, data: Any) -> None:
     """Write JSON via a temporary file and ``os.replace`` (readers never see half a file)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=_json_default))
+    tmp.write_text(json.dumps(data, indent=1, default=json_default))
     os.replace(tmp, path)
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
 
 
 def _jsonable(data: Any) -> Any:
     """``data`` round-tripped through JSON (numpy scalars become Python numbers)."""
-    return json.loads(json.dumps(data, default=_json_default))
+    return json.loads(json.dumps(data, default=json_default))
 
 
 def _alive(pid: int) -> bool:
