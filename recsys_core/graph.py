@@ -13,19 +13,23 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import torch
 
 from recsys_core.data.dataset import Dataset
+
+if TYPE_CHECKING:  # torch is imported where tensors are built: the graph views never need it
+    import torch
 
 
 def edge_index(ds: Dataset, which: str = "train") -> torch.Tensor:
     """[2, 2E] undirected edge index of the chosen interactions (both directions)."""
+    import torch
+
     m = ds.matrix(which).tocoo()
     users = torch.as_tensor(m.row, dtype=torch.long)
     items = torch.as_tensor(m.col, dtype=torch.long) + ds.n_users
@@ -53,6 +57,8 @@ def normalize_bipartite(r: sp.spmatrix) -> torch.Tensor:
     norm = sp.diags(inv_sqrt) @ adj @ sp.diags(inv_sqrt)
     norm = norm.tocsr()
     norm.sort_indices()
+    import torch
+
     return torch.sparse_csr_tensor(
         torch.as_tensor(norm.indptr, dtype=torch.int64),
         torch.as_tensor(norm.indices, dtype=torch.int64),

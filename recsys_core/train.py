@@ -240,18 +240,19 @@ class Trainer:
     ``Trainer(model, ds, config)`` builds and seeds ``model.module_`` and sets
     ``model.dataset_``. Use :meth:`step` / :meth:`train_steps` to time
     updates, or :meth:`fit` for the full loop with early stopping. ``loss_fn``
-    replaces BPR (it gets the module and a :class:`Batch`).
+    replaces BPR (it gets the module and a :class:`Batch`). ``module`` continues
+    training an already built module (a staged schedule) instead of a new one.
     """
 
     def __init__(self, model, dataset: Dataset, config: TrainConfig,
-                 loss_fn: LossFn | None = None):
+                 loss_fn: LossFn | None = None, module: torch.nn.Module | None = None):
         self.config = config
         set_threads(config.threads)
         self.dataset = carve_validation(dataset, config.valid_fraction, config.seed)
         torch.manual_seed(config.seed)
         self.model = model
         model.dataset_ = self.dataset
-        model.module_ = model.build_module(self.dataset)
+        model.module_ = model.build_module(self.dataset) if module is None else module
         model.invalidate()
         self.module = model.module_
         self.optimizer = torch.optim.Adam(self.module.parameters(), lr=config.lr)

@@ -49,54 +49,36 @@ likewise with ``user_dropout``), and ``sg`` stops gradients. Why these choices:
   CLCRec, Wei et al., MM 2021, here as a regression rather than contrastive)
   makes :math:`c_i` a predictor of where the item's collaborative embedding
   would be, which is what a cold item needs.
-- **Text inside** :math:`e^{(0)}`: warm nodes get their text too, so sparse
-  items borrow strength from similar texts through propagation — the warm
-  gain over plain LightGCN, and much faster convergence.
+- **Staged training** (``warmup``, on by default): LightGCN is linear, so
+  text in :math:`e^{(0)}` adds a propagated linear text model to the
+  propagated IDs. Trained jointly from the start, the text part fits within a
+  few epochs and begins to overfit while the IDs are still immature, and early
+  stopping ends both there (on MovieTweetings: best epoch 9-19, warm NDCG@20
+  about 2% below plain LightGCN). So stage 1 trains the graph view with IDs
+  alone (exactly LightGCN) to early stopping, and stage 2 adds :math:`W t`
+  from :math:`W = 0` (the model starts where stage 1 ended) and trains
+  everything on to early stopping again; if stage 2 never validates better,
+  stage 1 is kept with :math:`W = 0`. The towers train in both stages.
+- **Warm-only validation**: early stopping ranks the validation interactions,
+  all on items with training edges, among those items. Cold items' tower
+  scores only push validation positives down as the towers improve, which
+  stopped training after a handful of epochs in an earlier version.
 - **History text in a user's** :math:`e^{(0)}` (``history_in_graph``, on by
   default): the history mean contains the very positives being trained on,
   which invites memorising them; ``history_in_graph=False`` keeps only the
   profile text there (the history still reaches :math:`z_u` through
-  propagation). Measured with the cold-item split: on MovieTweetings keeping
-  it is better (warm NDCG@20 0.175 vs 0.163, cold Recall@20 0.054 vs 0.035);
-  on the sample data dropping it is better for cold items (0.226 vs 0.177)
-  at equal warm accuracy. The default follows the real data.
+  propagation).
 - Negatives without training interactions are skipped: nothing is known
   about them, and pushing them down would teach the towers to bury exactly
   the items cold start is for.
+- ``cold_item_scale`` multiplies cold items' :math:`c_i` when serving: the
+  calibration knob between cold items and warm items in one list.
 
-Options measured on MovieTweetings (cold-item split, seed 0, lr 5e-3,
-threads 1; warm NDCG@20 with cold items in the lists / cold Recall@20; plain
-LightGCN: warm 0.1814, its warm NDCG without cold items in the lists is the
-same; text_knn cold 0.0529; random cold 0.0085):
-
-- defaults: 0.1748 / 0.0537 (0.1792 without cold items in the lists).
-- ``split_content``: the content term becomes
-  :math:`\mathrm{BPR}(\mathrm{sg}(z_u), \hat\imath^{+}, \hat\imath^{-})
-  + \mathrm{BPR}(c_u, \mathrm{sg}(z_{i^+}), \mathrm{sg}(z_{i^-}))`: each
-  tower is trained against the view it meets when serving (a cold item
-  against warm users' graph vectors, a sentence-user against warm items'
-  graph vectors) instead of tower against tower: 0.1753 / 0.0568.
-- ``cold_item_scale``: multiplies cold items' :math:`c_i` at serving time,
-  the calibration knob between the two segments. Training and early
-  stopping run unscaled (a first version scaled during training too: the
-  boosted cold items crowded the validation lists, whose positives are all
-  warm, and validation stopped at epoch 1); the scale is applied when
-  ``fit`` ends. Applied after training, with ``split_content``:
-  x1.25 gives 0.1631 / 0.1269, x1.5 0.1354 / 0.1830; with ``split_content``
-  and ``text_reg=1``: x1.0 0.1758 / 0.0562, x1.1 0.1726 / 0.0856 (the
-  benchmark run, 10.1x random; 0.1796 without cold items in the lists), x1.2
-  0.1670 / 0.1121. Cold items are ranked well among themselves (cold-among-cold
-  Recall@20 0.28-0.29 in every run); what costs is the intrusion of every
-  extra cold item into warm lists, so cold Recall@20 >= 10x random is reached
-  only by giving up about 5% of warm NDCG@20.
-- ``text_in_graph=False`` (plain LightGCN graph view, towers on top) and
-  ``text_lr_scale=0.1`` (``W = 0.1 W'``: Adam moves the projection ten times
-  slower) both stopped early at epoch 1 on validation (warm 0.160 / 0.164).
-- With text in :math:`e^{(0)}` the graph view's own warm accuracy (cold
-  items left out of the lists: 0.1792-0.1796) stayed about 1% below plain
-  LightGCN's 0.1814, and any cold item in the lists only lowers warm NDCG, so
-  none of these settings reaches LightGCN's warm NDCG@20 together with the
-  cold target; the defaults are therefore unchanged.
+Measured with ``benchmarks/movietweetings.py`` (MovieTweetings-100K, cold-item
+split holding out 20% of items, seed 0, lr 5e-3, defaults otherwise): warm
+NDCG@20 (warm items ranked among items with training edges) MT_WARM against
+LightGCN's MT_GCN, cold-item Recall@20 ranked among all items MT_COLD against
+text_knn's MT_KNN and random's MT_RANDOM. The README has the whole table.
 
 Cold users: ``recommend_for_text`` scores :math:`h(t)` for the sentence
 embedding :math:`t`; ``recommend_for_items`` folds the user into the graph
@@ -109,6 +91,8 @@ which is exact for one layer).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -252,6 +236,8 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
             (module docstring) instead of mixed views on both sides.
         text_in_graph: add ``W t`` to e^(0); off: e^(0) is the ID alone.
         cold_item_scale: multiplier of cold items' tower vectors when scoring.
+        warmup: staged training: the ID graph view alone to early stopping, then
+            ``W t`` added (from zero) and trained on; the better validated stage is kept.
         rating_weighted / profile_weight / use_profiles: how user text features
             are built (:func:`recsys_core.text.user_text_features`).
     """
@@ -267,7 +253,7 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
                  history_in_graph: bool = True, text_reg: float = 0.0,
                  text_lr_scale: float = 1.0, split_content: bool = False,
                  text_in_graph: bool = True, cold_item_scale: float = 1.0,
-                 rating_weighted: bool = False,
+                 warmup: bool = True, rating_weighted: bool = False,
                  profile_weight: float = 0.5, use_profiles: bool = True):
         self.dim = dim
         self.layers = layers
@@ -291,6 +277,7 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
         self.split_content = split_content
         self.text_in_graph = text_in_graph
         self.cold_item_scale = cold_item_scale
+        self.warmup = warmup
         self.rating_weighted = rating_weighted
         self.profile_weight = profile_weight
         self.use_profiles = use_profiles
@@ -313,22 +300,76 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
         adj = normalized_adjacency(dataset, "train")
         return TextLightGCNModule(dataset.n_users, dataset.n_items, self.dim, self.layers, adj,
                                   torch.as_tensor(users), torch.as_tensor(items), graph_users,
-                                  self.text_lr_scale, self.text_in_graph,
-                                  1.0 if getattr(self, "_unscaled", False) else self.cold_item_scale)
+                                  self.text_lr_scale, self.text_in_graph, self.cold_item_scale)
 
     def fit(self, dataset: Dataset, callbacks: Sequence[Any] = ()) -> TextLightGCN:
-        from recsys_core.train import train_bpr
+        """Train (staged when ``warmup``: IDs first, then text added); returns ``self``."""
+        from recsys_core.train import Trainer
 
-        # Early stopping ranks validation interactions, all with warm items; a serving-time
-        # boost of cold items would only push them into those lists, so train unscaled.
-        self._unscaled = True
+        config = self.train_config()
+        # Early stopping ranks validation interactions, all on items with training edges;
+        # cold items (scored by the towers) only push those down, so they are left out.
+        self._warm_validation = True
         try:
-            train_bpr(self, dataset, self.train_config(), callbacks, loss_fn=self.loss)
+            first = Trainer(self, dataset, config, self.loss)
+            module = self.module_
+            staged = self.warmup and module.text_in_graph
+            if staged:
+                module.text_in_graph = False  # stage 1: the graph view is plain LightGCN
+            first.fit(callbacks)
+            if staged:
+                self._add_text_stage(dataset, config, module, callbacks)
         finally:
-            self._unscaled = False
-        self.module_.cold_item_scale = self.cold_item_scale
+            self._warm_validation = False
         self.invalidate()
         return self
+
+    def _add_text_stage(self, dataset: Dataset, config, module: TextLightGCNModule,
+                        callbacks: Sequence[Any]) -> None:
+        """Stage 2: add ``W t`` (from W = 0, so it starts at stage 1's best) and train on."""
+        from recsys_core.train import EARLY_STOP_METRIC, Trainer, TrainEvent
+
+        first = {"history": self.history_, "best_epoch": self.best_epoch_,
+                 "metrics": self.best_metrics_, "seconds": self.train_seconds_,
+                 "state": copy.deepcopy(module.state_dict())}
+        module.text_in_graph = True
+        with torch.no_grad():
+            module.project.weight.zero_()
+        left = None if config.max_seconds is None else config.max_seconds - first["seconds"]
+        if self.stopped_by_ in ("cancelled", "diverged") or (left is not None and left <= 0):
+            return  # W = 0: the stage-1 model, with text still off in effect
+        offset, base = len(first["history"]), first["seconds"]
+
+        def shifted(event):  # stage 2's events continue stage 1's epoch numbers and clock
+            return dataclasses.replace(
+                event, epoch=event.epoch + offset, epochs=event.epochs + offset,
+                seconds=event.seconds + base,
+                best_epoch=event.best_epoch + offset if event.best_epoch else first["best_epoch"])
+
+        events = [lambda e, cb=cb: cb(shifted(e)) for cb in callbacks]
+        Trainer(self, dataset, dataclasses.replace(config, max_seconds=left), self.loss,
+                module=module).fit(events)
+        second_best = self.best_metrics_.get(EARLY_STOP_METRIC, -1.0)
+        if second_best < first["metrics"].get(EARLY_STOP_METRIC, -1.0):
+            module.load_state_dict(first["state"])  # text did not help: keep stage 1, W = 0
+            with torch.no_grad():
+                module.project.weight.zero_()
+            self.best_epoch_, self.best_metrics_ = first["best_epoch"], first["metrics"]
+        else:
+            self.best_epoch_ += offset
+        self.history_ = first["history"] + [shifted(TrainEvent(**h)).to_dict()
+                                            for h in self.history_]
+        self.epochs_trained_ = len(self.history_)
+        self.train_seconds_ += base
+        self.stage_epochs_ = (offset, self.epochs_trained_ - offset)
+
+    def score(self, users, items=None) -> Tensor:
+        scores = super().score(users, items)
+        if getattr(self, "_warm_validation", False):
+            scores = scores.clone()
+            cold = ~self.module_.warm[self.module_.n_users:]  # [I]
+            scores[:, cold if items is None else cold[torch.as_tensor(np.asarray(items))]] = -torch.inf
+        return scores
 
     def loss(self, module: TextLightGCNModule, batch) -> Tensor:
         """Graph BPR + content BPR (stopped graph views) + alignment + L2 (module docstring)."""

@@ -23,8 +23,12 @@ def fitted(text_home, split) -> TextLightGCN:
 
 
 def test_fit_trains_and_reports(fitted):
-    assert fitted.epochs_trained_ == 8 and len(fitted.history_) == 8
-    losses = [h["loss"] for h in fitted.history_]
+    # Two stages of 8 epochs (IDs alone, then text added), numbered as one run.
+    assert fitted.stage_epochs_ == (8, 8)
+    assert fitted.epochs_trained_ == 16 and [h["epoch"] for h in fitted.history_] == list(range(1, 17))
+    seconds = [h["seconds"] for h in fitted.history_]
+    assert seconds == sorted(seconds)
+    losses = [h["loss"] for h in fitted.history_[:8]]
     assert losses[-1] < losses[0]
     assert "TextLightGCNModule(users=50, items=32, dim=64, text_dim=384, layers=3)" == repr(
         fitted.module_)
@@ -203,3 +207,43 @@ def test_cold_item_scale_is_applied_after_training(text_home, split, fitted):
     cold = split.cold_items
     np.testing.assert_allclose(scaled.item_embeddings()[cold], 2.0 * fitted.item_embeddings()[cold],
                                rtol=1e-5, atol=1e-7)
+
+
+def test_staged_training_keeps_the_best_validated_epoch_of_both_stages(fitted):
+    ndcg = [h["metrics"]["ndcg@20"] for h in fitted.history_]
+    assert fitted.best_metrics_["ndcg@20"] == max(ndcg)
+    assert fitted.best_epoch_ == int(np.argmax(ndcg)) + 1
+    if fitted.best_epoch_ <= 8:  # stage 1 won: the text projection stays switched off
+        assert fitted.module_.project.weight.abs().sum() == 0
+
+
+def test_without_warmup_one_stage(text_home, split):
+    events = []
+    model = make("text_lightgcn", **{**FAST, "epochs": 2, "warmup": False}).fit(
+        split, callbacks=[events.append])
+    assert model.epochs_trained_ == 2 and [e.epoch for e in events] == [1, 2]
+    assert not hasattr(model, "stage_epochs_")
+
+
+def test_stage_two_events_continue_the_epoch_count(text_home, split):
+    events = []
+    make("text_lightgcn", **{**FAST, "epochs": 2}).fit(split, callbacks=[events.append])
+    assert [(e.epoch, e.epochs) for e in events] == [(1, 2), (2, 2), (3, 4), (4, 4)]
+    assert all(1 <= e.best_epoch <= e.epoch for e in events)
+
+
+def test_validation_ranks_warm_items_only(fitted, split):
+    """While training, cold items (tower-scored) are left out of the validation lists."""
+    cold = split.cold_items
+    warm = np.setdiff1d(np.arange(split.n_items), cold)
+    served = fitted.score([0, 1])
+    assert torch.isfinite(served[:, cold]).all()
+    fitted._warm_validation = True
+    try:
+        ranked = fitted.score([0, 1])
+        part = fitted.score([0, 1], items=np.array([int(cold[0]), int(warm[0])]))
+    finally:
+        fitted._warm_validation = False
+    assert torch.isinf(ranked[:, cold]).all()
+    torch.testing.assert_close(ranked[:, warm], served[:, warm])
+    assert torch.isinf(part[:, 0]).all() and torch.isfinite(part[:, 1]).all()
