@@ -41,20 +41,31 @@ def chart(fig, name: str) -> None:
 
 
 chart(ev.metric_bar(frame, metric, k, segment), f"{metric}_at_{k}")
-chart(ev.metric_vs_k(frame, segment=segment), "recall_ndcg_vs_k")
-chart(ev.segment_bars(frame, metric, k), f"{metric}_by_segment")
-chart(ev.coverage_popularity(frame, k), "coverage_popularity")
-
-st.subheader("Classification metrics (the seed article's)")
-st.caption(ev.protocol_help("sampled negatives"))
-st.dataframe(ev.classification_table(frame, segment), hide_index=True, key="eval_cls")
-curves, aucs = explore.roc_curves(chosen)
-if curves:
-    chart(ev.roc_figure(curves, aucs), "roc_curves")
-else:
-    st.info("The chosen runs have no ROC points.")
-
-st.subheader("All numbers")
-st.dataframe(frame, hide_index=True, key="eval_table")
 st.download_button("Download the table (CSV)", frame.to_csv(index=False).encode("utf-8"),
                    file_name="evaluation.csv", mime="text/csv", key="eval_download")
+
+# Only the open tab is computed and drawn, so the page stays quick with many runs.
+vs_k, by_segment, coverage, classification, numbers = st.tabs(
+    ["Recall and NDCG against K", "By segment", "Coverage and popularity",
+     "Classification metrics and ROC", "All numbers"], key="eval_view", on_change="rerun")
+if vs_k.open:
+    with vs_k:
+        chart(ev.metric_vs_k(frame, segment=segment), "recall_ndcg_vs_k")
+if by_segment.open:
+    with by_segment:
+        chart(ev.segment_bars(frame, metric, k), f"{metric}_by_segment")
+if coverage.open:
+    with coverage:
+        chart(ev.coverage_popularity(frame, k), "coverage_popularity")
+if classification.open:
+    with classification:
+        st.caption("The seed article's classification metrics. " + ev.protocol_help("sampled negatives"))
+        st.dataframe(ev.classification_table(frame, segment), hide_index=True, key="eval_cls")
+        curves, aucs = explore.roc_curves(chosen)
+        if curves:
+            chart(ev.roc_figure(curves, aucs), "roc_curves")
+        else:
+            st.info("The chosen runs have no ROC points.")
+if numbers.open:
+    with numbers:
+        st.dataframe(frame, hide_index=True, key="eval_table")

@@ -34,6 +34,9 @@ def test_projection_colours_and_neighbours(monkeypatch):
     near = next(d.value for d in at.dataframe if "cosine" in d.value.columns)
     assert len(near) == 10 and near["kind"].eq("item").all()
     assert np.all(np.diff(near["cosine"].to_numpy()) <= 1e-9)
+    assert not any("emb_views" in c.proto.id for c in at.get("plotly_chart"))  # closed tab
+    at.session_state["emb_view"] = "What the language model adds"
+    at.run()
     assert "no text features" in texts(at)
 
 
@@ -44,6 +47,8 @@ def test_tsne_is_cached_and_text_model_shows_three_views(monkeypatch):
     at.selectbox(key="emb_run").set_value(ids["text_lightgcn"]).run()
     at.selectbox(key="emb_method").set_value("tsne").run()
     assert "t-SNE of all 108 points." in texts(at)
+    at.session_state["emb_view"] = "What the language model adds"
+    at.run()
     views = next(c for c in at.get("plotly_chart") if "emb_views" in c.proto.id)
     import json
 

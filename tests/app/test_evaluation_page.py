@@ -18,6 +18,11 @@ def _values(data):
     return list(data)
 
 
+def open_tab(at, label: str) -> None:
+    at.session_state["eval_view"] = label
+    at.run()
+
+
 def _chart(at, key):
     chart = next(c for c in at.get("plotly_chart") if key in c.proto.id)
     return json.loads(chart.proto.spec)
@@ -30,15 +35,20 @@ def test_charts_compare_runs_and_label_protocols(monkeypatch):
     assert set(at.multiselect(key="eval_runs").value) == set(ids.values())
     bar = _chart(at, "eval_recall_at_20")["data"][0]
     assert sorted(bar["x"]) == ["lightgcn", "text_lightgcn"]
+    lines = _chart(at, "eval_recall_ndcg_vs_k")["data"]  # the first tab, open by default
+    assert {t["name"] for t in lines} == {"lightgcn", "text_lightgcn"}
+    # Closed tabs are not computed.
+    assert not any("eval_roc_curves" in c.proto.id for c in at.get("plotly_chart"))
+    assert not any("protocol" in d.value.columns for d in at.dataframe)
     # The bar heights are the runs' stored recall@20.
+    open_tab(at, "All numbers")
     table = next(d.value for d in at.dataframe if {"protocol", "value", "run"} <= set(d.value.columns))
     stored = table[(table["metric"] == "recall") & (table["k"] == 20) & (table["segment"] == "all")
                    & (table["protocol"] == "full ranking")].set_index("model")["value"]
     heights = dict(zip(bar["x"], _values(bar["y"])))
     assert heights["lightgcn"] == pytest.approx(stored["lightgcn"])
     assert heights["text_lightgcn"] == pytest.approx(stored["text_lightgcn"])
-    lines = _chart(at, "eval_recall_ndcg_vs_k")["data"]
-    assert {t["name"] for t in lines} == {"lightgcn", "text_lightgcn"}
+    open_tab(at, "Classification metrics and ROC")
     roc = _chart(at, "eval_roc_curves")["data"]
     assert [t["name"].split(" (AUC")[0] for t in roc] == ["lightgcn", "text_lightgcn", "chance"] \
         or [t["name"].split(" (AUC")[0] for t in roc] == ["text_lightgcn", "lightgcn", "chance"]
@@ -63,6 +73,8 @@ def test_metric_k_and_segment_choices(monkeypatch):
     at.selectbox(key="eval_metric").set_value("ndcg").run()
     at.selectbox(key="eval_k").set_value(5).run()
     assert any("eval_ndcg_at_5" in c.proto.id for c in at.get("plotly_chart"))
+    open_tab(at, "By segment")
+    assert any("eval_ndcg_by_segment" in c.proto.id for c in at.get("plotly_chart"))
     segments = at.selectbox(key="eval_segment").options
     assert segments[0] == "all" and any(s.startswith("activity Q") for s in segments)
     at.multiselect(key="eval_runs").set_value([ids["lightgcn"]]).run()
