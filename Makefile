@@ -16,7 +16,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
+	$(BIN)/python -m ui.launch --server.port $(PORT) --server.headless true
 
 # Fast suite by default; CI runs everything with PYTEST_ARGS='-m ""' (see .ci/run).
 PYTEST_ARGS ?= -m "not slow and not browser"

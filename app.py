@@ -1,27 +1,30 @@
-"""GraphRec Studio dashboard: `streamlit run app.py`.
+"""GraphRec Studio dashboard: `streamlit run app.py` (or `python -m ui.launch`).
 
 Page config, the shared sidebar (which dataset the pages work on) and the
 navigation. To add a page, append one ``st.Page`` to ``PAGES``.
 """
 
-import streamlit as st
+from ui import preload
 
-from ui import state, widgets
+with preload.paused():  # the server's background imports wait while the app runs
+    import streamlit as st
 
-st.set_page_config(page_title="GraphRec Studio", page_icon=":material/hub:", layout="wide")
+    from ui import state, widgets
 
-PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
-    st.Page("pages/graph.py", title="Graph", icon=":material/share:"),
-    st.Page("pages/classroom.py", title="Message passing", icon=":material/school:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
-    st.Page("pages/recommendations.py", title="Recommendations", icon=":material/recommend:"),
-    st.Page("pages/evaluation.py", title="Evaluation", icon=":material/leaderboard:"),
-]
+    st.set_page_config(page_title="GraphRec Studio", page_icon=":material/hub:", layout="wide")
 
-page = st.navigation(PAGES)
-state.ensure_default()
-widgets.dataset_picker()
-page.run()
+    PAGES = [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
+        st.Page("pages/graph.py", title="Graph", icon=":material/share:"),
+        st.Page("pages/classroom.py", title="Message passing", icon=":material/school:"),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
+        st.Page("pages/recommendations.py", title="Recommendations", icon=":material/recommend:"),
+        st.Page("pages/evaluation.py", title="Evaluation", icon=":material/leaderboard:"),
+    ]
+
+    page = st.navigation(PAGES)
+    state.ensure_default()
+    widgets.dataset_picker()
+    page.run()

@@ -19,6 +19,7 @@ import streamlit as st
 from recsys_core.data.dataset import Dataset
 from recsys_core.jobs import DONE, FAILED, JobRegistry, train_and_save
 from recsys_core.viz.eval_charts import training_curves
+from ui import preload
 
 #: str: this browser session's id, tagging the jobs it starts.
 SESSION_ID = "runs_session_id"
@@ -72,8 +73,13 @@ def model_summary(name: str) -> str:
 
 # ------------------------------------------------------------------ training
 def submit_training(dataset_name: str, ds: Dataset, model_name: str, params: dict[str, Any]) -> str:
-    work = functools.partial(train_and_save, ds=ds, dataset_name=dataset_name,
-                             model_name=model_name, params=params, store=store())
+    train = functools.partial(train_and_save, ds=ds, dataset_name=dataset_name,
+                              model_name=model_name, params=params, store=store())
+
+    def work(context):
+        with preload.paused():  # a job imports torch and text models on its own thread
+            return train(context)
+
     job_id = jobs().submit(f"{model_name} on {dataset_name}", work,
                            meta={"session": session_id(), "dataset": dataset_name,
                                  "model": model_name})

@@ -18,9 +18,11 @@ def test_home_summarises_the_bundled_sample():
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"Users": "1,000", "Items": "600", "Interactions": "40,000",
                        "Density": "6.667 %"}  # 40,000 / (1,000 x 600)
-    assert [s.value for s in at.subheader] == ["Current dataset: sample"]
-    assert [c.key for c in at.get("plotly_chart")] == ["fig_ratings", "fig_user_degree",
-                                                       "fig_item_degree"]
+    assert [s.value for s in at.subheader] == ["Current dataset: sample", "Where to go next"]
+    assert not at.get("plotly_chart")  # the landing page opens without charts
+    links = [link.proto.page for link in at.get("page_link")]
+    assert links == ["data", "graph", "classroom", "train", "embeddings", "recommendations",
+                     "evaluation"]
 
 
 def test_sidebar_picker_switches_the_current_dataset():
@@ -35,4 +37,4 @@ def test_sidebar_picker_switches_the_current_dataset():
     picker.set_value("tiny copy").run()
     assert_clean(at)
     assert at.session_state[state.CURRENT] == "tiny copy"
-    assert [s.value for s in at.subheader] == ["Current dataset: copy"]
+    assert at.subheader[0].value == "Current dataset: copy"

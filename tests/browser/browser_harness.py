@@ -32,7 +32,7 @@ def free_port() -> int:
 
 
 class StreamlitServer:
-    """``streamlit run app.py`` on a free local port; a context manager that stops it."""
+    """The dashboard (``python -m ui.launch``, as ``make run``) on a free local port; stops on exit."""
 
     def __init__(self, port: int | None = None, env: dict[str, str] | None = None):
         self.port = port or free_port()
@@ -46,7 +46,7 @@ class StreamlitServer:
     def start(self, timeout: float = 60.0) -> StreamlitServer:
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+            [sys.executable, "-m", "ui.launch", "--server.port", str(self.port),
              "--server.address", "127.0.0.1", "--server.headless", "true",
              "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

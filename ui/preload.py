@@ -1,0 +1,121 @@
+"""Import the dashboard's heavy libraries once per server, between script runs.
+
+A page's first visit otherwise pays for its imports: pandas and plotly for the
+first render, networkx and pyvis for the graph, torch and PyTorch Geometric
+(about 7 s on two cores) for the message-passing classroom and every model
+page, sentence-transformers for text models. ``python -m ui.launch`` (what
+``make run`` uses) starts a thread that imports them while the server is idle:
+
+1. once the server listens, while the browser loads the front end, the first
+   render's modules (:data:`FIRST_RENDER`);
+2. after the app's first script run, the rest (:data:`LATER`), in the order
+   the sidebar lists the pages.
+
+The thread imports one module at a time and never while a script runs or a
+training job works: both run inside :func:`paused`, which waits for an import
+in flight to finish. Two threads importing the same package at once can see
+it half-initialised (PyTorch Geometric's circular imports fail that way), so
+they never do. Under a plain ``streamlit run app.py`` (and in tests) nothing
+is preloaded and :func:`paused` costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+#: What Home needs: read the sample, compute its statistics, draw three charts.
+FIRST_RENDER = ("pandas", "pyarrow.csv", "scipy.sparse", "plotly.graph_objects",
+                "recsys_core.data", "recsys_core.viz.data_charts")
+#: Everything else, in the order the sidebar lists the pages; PyTorch Geometric's big
+#: dependencies first, one by one, so a page never waits long for the import in flight.
+LATER = ("networkx", "pyvis.network", "recsys_core.graph", "recsys_core.viz.graph_html",
+         "torch", "sympy", "torch.fx", "torch._dynamo", "transformers.tokenization_utils_base",
+         "torch_geometric", "recsys_core.models", "recsys_core.viz.classroom",
+         "recsys_core.jobs", "recsys_core.viz.embedding_charts", "recsys_core.explain",
+         "recsys_core.viz.eval_charts", "sentence_transformers")
+
+_log = logging.getLogger(__name__)
+_state = threading.Condition()  # guards the counters below
+_importing = threading.Lock()  # held by the preload thread while it imports one module
+_running = 0  # script runs and jobs in progress
+_runs_done = 0  # of them finished
+_started = False
+_done = threading.Event()
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """Run the block with no background import alongside (waits for one in flight)."""
+    global _running, _runs_done
+    if not _started:
+        yield
+        return
+    with _state:
+        _running += 1
+    try:
+        with _importing:
+            pass
+        yield
+    finally:
+        with _state:
+            _running -= 1
+            _runs_done += 1
+            _state.notify_all()
+
+
+def _import_when_idle(name: str, after_runs: int) -> None:
+    with _state:
+        # Holding _state while taking _importing: no run can start in between.
+        _state.wait_for(lambda: _running == 0 and _runs_done >= after_runs)
+        _importing.acquire()
+    try:
+        importlib.import_module(name)
+    except Exception as exc:  # the page that needs it reports the problem itself
+        _log.warning("preloading %s failed: %s", name, exc)
+    finally:
+        _importing.release()
+
+
+def _wait_for_server(timeout: float) -> None:
+    """Return once the Streamlit runtime has started (or after ``timeout`` seconds)."""
+    from streamlit import runtime
+    from streamlit.runtime.runtime import RuntimeState
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if runtime.exists() and runtime.get_instance().state != RuntimeState.INITIAL:
+            return
+        time.sleep(0.05)
+
+
+def _run(first: tuple[str, ...], later: tuple[str, ...]) -> None:
+    try:
+        _wait_for_server(timeout=60.0)
+        for name in first:
+            _import_when_idle(name, after_runs=0)
+        for name in later:
+            _import_when_idle(name, after_runs=1)
+    finally:
+        _done.set()
+
+
+def start(first: tuple[str, ...] = FIRST_RENDER, later: tuple[str, ...] = LATER) -> bool:
+    """Start the preload thread; only the first call per process does (returns True)."""
+    global _started
+    with _state:
+        if _started:
+            return False
+        _started = True
+    threading.Thread(target=_run, args=(first, later), name="graphrec-preload",
+                     daemon=True).start()
+    return True
+
+
+def wait(timeout: float | None = None) -> bool:
+    """Block until the preload thread has finished (True) or ``timeout`` passed (False)."""
+    return _done.wait(timeout)
