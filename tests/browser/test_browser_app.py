@@ -57,7 +57,9 @@ def test_home_page_renders_the_sample(page, app_url):
     page.wait_for_url("**/graph")
     wait_idle(page)
     page.go_back()
-    page.get_by_text("Current dataset: sample").wait_for()
+    wait_idle(page)
+    links.nth(6).wait_for()
+    page.locator('[data-testid="stMetricValue"]').nth(3).wait_for()
     screenshot(page, "home")
     assert page.dialogs == []
 
