@@ -93,9 +93,9 @@ def _wait_for_server(timeout: float) -> None:
         time.sleep(0.05)
 
 
-def _run(first: tuple[str, ...], later: tuple[str, ...]) -> None:
+def _run(first: tuple[str, ...], later: tuple[str, ...], server_timeout: float) -> None:
     try:
-        _wait_for_server(timeout=60.0)
+        _wait_for_server(server_timeout)
         for name in first:
             _import_when_idle(name, after_runs=0)
         for name in later:
@@ -104,14 +104,19 @@ def _run(first: tuple[str, ...], later: tuple[str, ...]) -> None:
         _done.set()
 
 
-def start(first: tuple[str, ...] = FIRST_RENDER, later: tuple[str, ...] = LATER) -> bool:
-    """Start the preload thread; only the first call per process does (returns True)."""
+def start(first: tuple[str, ...] = FIRST_RENDER, later: tuple[str, ...] = LATER,
+          server_timeout: float = 60.0) -> bool:
+    """Start the preload thread; only the first call per process does (returns True).
+
+    ``first`` is imported once the Streamlit server runs (or ``server_timeout``
+    seconds passed), ``later`` after the first script run has ended.
+    """
     global _started
     with _state:
         if _started:
             return False
         _started = True
-    threading.Thread(target=_run, args=(first, later), name="graphrec-preload",
+    threading.Thread(target=_run, args=(first, later, server_timeout), name="graphrec-preload",
                      daemon=True).start()
     return True
 

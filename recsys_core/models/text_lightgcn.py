@@ -240,6 +240,7 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
         cold_item_scale: multiplier of cold items' tower vectors when scoring.
         warmup: staged training: the ID graph view alone to early stopping, then
             ``W t`` added (from zero) and trained on; the better validated stage is kept.
+            ``epochs`` and ``patience`` apply to each stage, ``max_seconds`` to both.
         rating_weighted / profile_weight / use_profiles: how user text features
             are built (:func:`recsys_core.text.user_text_features`).
     """

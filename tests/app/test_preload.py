@@ -1,0 +1,64 @@
+"""ui.preload: background imports wait for the server, the first run, and never overlap a run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _module(folder: Path, name: str, seconds: float = 0.0) -> None:
+    # A module that logs when its import starts and ends (taking ``seconds``).
+    (folder / f"{name}.py").write_text(textwrap.dedent(f"""
+        import time
+        with open({str(folder / 'log.txt')!r}, "a") as f:
+            f.write("start {name}\\n")
+        time.sleep({seconds})
+        with open({str(folder / 'log.txt')!r}, "a") as f:
+            f.write("end {name}\\n")
+    """))
+
+
+def test_imports_follow_the_runs(tmp_path):
+    _module(tmp_path, "first_mod")
+    _module(tmp_path, "slow_mod", seconds=1.0)
+    _module(tmp_path, "last_mod")
+    log = tmp_path / "log.txt"
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(tmp_path)!r})
+        from ui import preload
+
+        def mark(text):
+            with open({str(log)!r}, "a") as f:
+                f.write(text + "\\n")
+
+        with preload.paused():  # before start: costs nothing, imports nothing
+            pass
+        assert preload.start(("first_mod",), ("slow_mod", "last_mod"), server_timeout=0)
+        assert not preload.start()  # once per process
+        deadline = time.monotonic() + 30
+        while "first_mod" not in sys.modules and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert "first_mod" in sys.modules and "slow_mod" not in sys.modules  # waits for a run
+        with preload.paused():  # the first script run
+            time.sleep(0.5)
+            assert "slow_mod" not in sys.modules  # nothing is imported during a run
+        while "start slow_mod" not in open({str(log)!r}).read():  # its import is in flight
+            time.sleep(0.01)
+        with preload.paused():  # a run starting mid-import waits for it to finish
+            mark("run")
+            time.sleep(0.5)
+            assert "last_mod" not in sys.modules
+        assert preload.wait(10) and "last_mod" in sys.modules
+    """)
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert log.read_text().split("\n")[:-1] == [
+        "start first_mod", "end first_mod", "start slow_mod", "end slow_mod", "run",
+        "start last_mod", "end last_mod"]
