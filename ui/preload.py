@@ -3,7 +3,7 @@
 A page's first visit otherwise pays for its imports: pandas and plotly for the
 first render, networkx and pyvis for the graph, torch and PyTorch Geometric
 (about 7 s on two cores) for the message-passing classroom and every model
-page, sentence-transformers for text models. ``python -m ui.launch`` (what
+page. ``python -m ui.launch`` (what
 ``make run`` uses) starts a thread that imports them while the server is idle:
 
 1. once the server listens, while the browser loads the front end, the first
@@ -37,7 +37,8 @@ LATER = ("networkx", "pyvis.network", "recsys_core.graph", "recsys_core.viz.grap
          "torch", "sympy", "torch.fx", "torch._dynamo", "transformers.tokenization_utils_base",
          "torch_geometric", "recsys_core.models", "recsys_core.viz.classroom",
          "recsys_core.jobs", "recsys_core.viz.embedding_charts", "recsys_core.explain",
-         "recsys_core.viz.eval_charts", "sentence_transformers")
+         "recsys_core.viz.eval_charts", "recsys_core.text", "recsys_core.bert_encoder",
+         "tokenizers")
 
 _log = logging.getLogger(__name__)
 _state = threading.Condition()  # guards the counters below
