@@ -3,8 +3,8 @@
 A page's first visit otherwise pays for its imports: pandas and plotly for the
 first render, networkx and pyvis for the graph, torch and PyTorch Geometric
 (about 7 s on two cores) for the message-passing classroom and every model
-page. ``python -m ui.launch`` (what
-``make run`` uses) starts a thread that imports them while the server is idle:
+page. ``python -m ui.launch`` (what ``make run`` uses) starts a thread that
+imports them while the server is idle:
 
 1. once the server listens, while the browser loads the front end, the first
    render's modules (:data:`FIRST_RENDER`);
