@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -362,10 +363,13 @@ def history_effects(model, ds: Dataset, u: int, i: int, history: np.ndarray,
                     ctx: GraphContext | None = None) -> tuple[str, pd.DataFrame]:
     """Each history item's effect on the score of item ``i`` (columns item, effect), sorted."""
     ctx = ctx or graph_context(ds)
-    spec = propagation_spec(model, ds)
+    # Items without training edges are scored by other means (text towers), not propagation.
+    has_edges = ctx.removal.r_csc.indptr[i + 1] > ctx.removal.r_csc.indptr[i]
+    spec = propagation_spec(model, ds) if has_edges else None
     if spec is not None and len(history):
         base, without = influence.removal_scores(ctx.removal, spec, u, i, history)
-        method = "edge removal with exact LightGCN re-propagation"
+        method = "edge removal with exact LightGCN re-propagation" + (
+            " (layer-0 features kept)" if _layer0(model) is not None else "")
     elif len(history) and _graph_attribute(model) is not None:
         base, without = _rescored_without_edges(model, ctx, u, i, history)
         method = ("edge removal: the model's own forward pass on the graph without the edge"
@@ -467,8 +471,23 @@ def _ego_tensor(model) -> torch.Tensor | None:
     return weight if isinstance(weight, torch.Tensor) else None
 
 
+def _layer0(model) -> Callable[[], torch.Tensor] | None:
+    """The module's own layer-0 embeddings (``ego_all``: ID plus projected text), if it has them."""
+    module = getattr(model, "module_", None)
+    ego_all = getattr(module, "ego_all", None)
+    return ego_all if callable(ego_all) else None
+
+
 def _infer_spec(model, ds: Dataset, source: torch.Tensor) -> influence.PropagationSpec | None:
-    """LightGCN reading of the model: ego embeddings, equal layer weights 1 / (L + 1)."""
+    """LightGCN reading of the model: ego embeddings, equal layer weights 1 / (L + 1).
+
+    A module with fused layer-0 embeddings (``ego_all``, e.g. Text-LightGCN's ID
+    plus projected text) propagates those instead of its ID table.
+    """
+    ego_all = _layer0(model)
+    if ego_all is not None:
+        with torch.no_grad():
+            source = ego_all()
     emb0 = source.detach().cpu().double().numpy()  # [N, d]
     if emb0.shape[0] != ds.n_users + ds.n_items:
         return None
@@ -484,6 +503,9 @@ def _reproduces_scores(model, ds: Dataset, spec: influence.PropagationSpec) -> b
     with torch.no_grad():
         theirs = model.score(torch.as_tensor(users)).double().numpy()  # [B, n_items]
     ours = final[users] @ final[ds.n_users:].T
+    # Compare items with training edges: only their scores come from propagation.
+    warm = np.diff(graph_context(ds).removal.r_csc.indptr) > 0
+    theirs, ours = theirs[:, warm], ours[:, warm]
     return bool(np.allclose(ours, theirs, rtol=1e-3, atol=1e-4 * max(1.0, np.abs(theirs).max())))
 
 
