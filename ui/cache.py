@@ -64,6 +64,23 @@ def load_bundled(name: str) -> Dataset:
     return ds
 
 
+def warm_default() -> None:
+    """Load the sample the app opens on into the shared cache (the server's preload calls it)."""
+    import logging
+
+    from ui.state import SAMPLE_NAME
+
+    # Called outside any script run: Streamlit would warn that there is no run context.
+    quiet = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        ds = load_bundled(SAMPLE_NAME)
+        dataset_stats(ds.content_hash(), ds)
+    finally:
+        quiet.setLevel(level)
+
+
 @dataclass
 class Preview:
     """What the first lines of an uploaded interaction file show."""

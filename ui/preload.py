@@ -28,9 +28,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-#: What Home needs: read the sample, compute its statistics, draw three charts.
+#: What the first page needs: the data layer, the dashboard's helpers, and the sample
+#: itself ("module:function" entries import the module, then call the function).
 FIRST_RENDER = ("pandas", "pyarrow.csv", "scipy.sparse", "plotly.graph_objects",
-                "recsys_core.data", "recsys_core.viz.data_charts")
+                "recsys_core.data", "recsys_core.viz.data_charts", "ui.state", "ui.widgets",
+                "ui.cache:warm_default")
 #: Everything else, in the order the sidebar lists the pages; PyTorch Geometric's big
 #: dependencies first, one by one, so a page never waits long for the import in flight.
 LATER = ("networkx", "pyvis.network", "recsys_core.graph", "recsys_core.viz.graph_html",
@@ -75,7 +77,10 @@ def _import_when_idle(name: str, after_runs: int) -> None:
         _state.wait_for(lambda: _running == 0 and _runs_done >= after_runs)
         _importing.acquire()
     try:
-        importlib.import_module(name)
+        module, _, function = name.partition(":")
+        loaded = importlib.import_module(module)
+        if function:
+            getattr(loaded, function)()
     except Exception as exc:  # the page that needs it reports the problem itself
         _log.warning("preloading %s failed: %s", name, exc)
     finally:
