@@ -42,9 +42,15 @@ def test_cold_items_speak_through_the_text_tower(fitted, split):
     with torch.no_grad():
         tower = module.item_tower(module.text[cold + module.n_users])
         graph = propagate(module.adj, module.ego_all(), module.layers)[module.n_users:]
-    torch.testing.assert_close(items[cold], tower)
+    torch.testing.assert_close(items[cold], module.cold_norm_ratio * tower)
     warm = torch.as_tensor(np.setdiff1d(np.arange(split.n_items), split.cold_items))
     torch.testing.assert_close(items[warm], graph[warm])
+    # The calibration: warm items' mean graph-vector length over their mean tower length.
+    with torch.no_grad():
+        warm_towers = module.item_tower(module.text[warm + module.n_users])
+    expected = graph[warm].norm(dim=1).mean() / warm_towers.norm(dim=1).mean()
+    torch.testing.assert_close(module.cold_norm_ratio, expected)
+    assert float(module.cold_norm_ratio) != 1.0
     # A cold item's ID embedding never enters its layer-0 embedding.
     node = int(cold[0]) + module.n_users
     with torch.no_grad():
@@ -170,7 +176,8 @@ def test_text_can_stay_out_of_layer_zero(text_home, split):
                                    module.embedding.weight * module.warm.unsqueeze(1))
         cold = torch.as_tensor(split.cold_items)
         tower = module.item_tower(module.text[cold + module.n_users])
-    torch.testing.assert_close(torch.as_tensor(model.item_embeddings())[cold], tower)
+    torch.testing.assert_close(torch.as_tensor(model.item_embeddings())[cold],
+                               module.cold_norm_ratio * tower)
 
 
 def test_text_lr_scale_keeps_the_initial_projection():
@@ -275,3 +282,18 @@ def test_explanation_effects_equal_the_models_own_forward_pass(fitted, split):
     # A cold item is scored by its text tower: its effects come from the model's own pass.
     method, _ = history_effects(fitted, ds, u, int(split.cold_items[0]), history)
     assert method.startswith("edge removal: the model's own forward pass")
+
+
+def test_cold_calibration_can_be_switched_off_and_old_runs_load(text_home, split, fitted):
+    plain = make("text_lightgcn", **{**FAST, "calibrate_cold": False}).fit(split)
+    assert float(plain.module_.cold_norm_ratio) == 1.0
+    cold = split.cold_items
+    with torch.no_grad():
+        tower = plain.module_.item_tower(plain.module_.text[torch.as_tensor(cold) + 50])
+    np.testing.assert_allclose(plain.item_embeddings()[cold], tower.numpy(), rtol=1e-6)
+    # A run saved without the calibration buffer loads with cold items unscaled.
+    state = {k: v for k, v in fitted.state_tensors().items() if k != "cold_norm_ratio"}
+    old = TextLightGCN(**FAST).load_state_tensors(state, fitted.dataset_)
+    assert float(old.module_.cold_norm_ratio) == 1.0
+    np.testing.assert_allclose(old.item_embeddings()[cold] * float(fitted.module_.cold_norm_ratio),
+                               fitted.item_embeddings()[cold], rtol=1e-5, atol=1e-6)
