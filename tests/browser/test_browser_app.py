@@ -48,6 +48,7 @@ def load_upload(page, url, name: str, interactions: bytes, items: bytes | None =
 def test_home_page_renders_the_sample(page, app_url):
     open_app(page, app_url)
     page.get_by_text("Current dataset: sample").wait_for()
+    page.locator('[data-testid="stMetricValue"]').nth(3).wait_for()  # all four drawn
     metrics = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
     assert metrics[:3] == ["1,000", "600", "40,000"]
     links = page.locator('[data-testid="stPageLink"]')
@@ -160,6 +161,7 @@ def test_two_sessions_do_not_see_each_others_data(new_page, app_url):
         assert mine in listing and other not in listing
         assert selectbox_value(page, "Current dataset") == mine
         selectbox(page, "Current dataset").click()
+        page.get_by_role("option").nth(1).wait_for()  # both entries listed
         options = page.get_by_role("option").all_inner_texts()
         page.keyboard.press("Escape")
         assert sorted(options) == sorted(["sample", mine])
