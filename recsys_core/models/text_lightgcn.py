@@ -214,12 +214,18 @@ class TextLightGCNModule(torch.nn.Module):
             out.append(self.adj @ out[-1])
         return out
 
-    def embeddings(self) -> tuple[Tensor, Tensor]:
-        z = propagate(self.adj, self.ego_all(), self.layers)  # [N, d]
+    def views(self) -> tuple[Tensor, Tensor]:
+        """Graph view z [N, d] and unscaled text-tower view c [N, d] of every node."""
+        z = propagate(self.adj, self.ego_all(), self.layers)
         c = torch.cat([self.user_tower(self.text[: self.n_users]),
-                       self.cold_item_scale * self.cold_norm_ratio
-                       * self.item_tower(self.text[self.n_users:])])  # [N, d]
-        out = torch.where(self.warm.unsqueeze(1), z, c)  # cold nodes speak through text
+                       self.item_tower(self.text[self.n_users:])])
+        return z, c
+
+    def embeddings(self) -> tuple[Tensor, Tensor]:
+        z, c = self.views()  # [N, d] each
+        scale = torch.ones(len(c), 1)
+        scale[self.n_users:] = self.cold_item_scale * self.cold_norm_ratio  # items only
+        out = torch.where(self.warm.unsqueeze(1), z, scale * c)  # cold nodes speak through text
         return out[: self.n_users], out[self.n_users:]
 
     def __repr__(self) -> str:
@@ -347,11 +353,11 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
     def _calibrate_cold_items(self, module: TextLightGCNModule) -> None:
         """Set ``cold_norm_ratio``: mean graph-vector length / mean tower length, warm items."""
         ratio = torch.ones(())
-        warm = module.warm[module.n_users:]  # [I]
+        warm = module.warm.clone()
+        warm[: module.n_users] = False  # [N]: warm items
         if self.calibrate_cold and warm.any():
             with torch.no_grad():
-                z = propagate(module.adj, module.ego_all(), module.layers)[module.n_users:]
-                c = module.item_tower(module.text[module.n_users:])  # [I, d]
+                z, c = module.views()  # [N, d] each
                 ratio = z[warm].norm(dim=1).mean() / c[warm].norm(dim=1).mean().clamp_min(1e-12)
         module.cold_norm_ratio.copy_(ratio)
 
