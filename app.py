@@ -9,7 +9,7 @@ from ui import preload
 with preload.paused():  # the server's background imports wait while the app runs
     import streamlit as st
 
-    from ui import state, widgets
+    from ui import browser_preload, state, widgets
 
     st.set_page_config(page_title="GraphRec Studio", page_icon=":material/hub:", layout="wide")
 
@@ -28,3 +28,5 @@ with preload.paused():  # the server's background imports wait while the app run
     state.ensure_default()
     widgets.dataset_picker()
     page.run()
+    # After the page, so it never delays the page's own content.
+    browser_preload.warm_browser()

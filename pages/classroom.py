@@ -23,8 +23,7 @@ else:
         st.error(str(err))
         st.stop()
 
-walk = cache.classroom_walkthrough(ds.content_hash(), ds, opts["model"], opts["dim"],
-                                   opts["layers"], opts["seed"], opts["epochs"])
+walk = classroom_view.walkthrough(ds, opts)
 node = classroom_view.node_picker(walk, lambda kind, q: widgets.find_node(ds, kind, q))
 step = classroom_view.stepper(walk.layers)
 
@@ -34,5 +33,4 @@ if step <= walk.layers:
 else:
     classroom_view.show_output(walk, node)
 
-classroom_view.why_it_matters(cache.oversmoothing(
-    f"{ds.content_hash()}/{opts}", walk))
+classroom_view.why_it_matters(classroom_view.oversmoothing(ds, opts, walk))

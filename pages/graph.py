@@ -19,8 +19,8 @@ kind, center, _ = c2.selectbox("Centre", options, format_func=widgets.describe_c
                                key=f"graph_centre_{key}_{query}")
 
 o1, o2, o3, o4 = st.columns(4)
-hops = o1.slider("Hops", 1, 3, 2, key="graph_hops")
-cap = o2.number_input("Node cap", 20, 1000, 300, step=20, key="graph_cap",
+hops = o1.slider("Hops", 1, 3, cache.GRAPH_HOPS, key="graph_hops")
+cap = o2.number_input("Node cap", 20, 1000, cache.GRAPH_NODE_CAP, step=20, key="graph_cap",
                       help="Largest number of nodes drawn; beyond it the strongest edges win.")
 by_genre = o3.toggle("Colour items by genre", value=False, key="graph_genre",
                      disabled="genres" not in ds.items.columns)

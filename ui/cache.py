@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,19 +66,62 @@ def load_bundled(name: str) -> Dataset:
     return ds
 
 
-def warm_default() -> None:
-    """Load the sample the app opens on into the shared cache (the server's preload calls it)."""
-    import logging
+def warm_home() -> None:
+    """Fill the shared cache with what the sample's Home page shows (preload calls it)."""
+    with no_run_context_warning():
+        ds = load_bundled(_sample_name())
+        dataset_stats(ds.content_hash(), ds)
 
+
+def warm_data() -> None:
+    """Fill the shared cache with the sample's Data page charts (preload calls it)."""
+    with no_run_context_warning():
+        ds = load_bundled(_sample_name())
+        stats_figures(ds.content_hash(), ds)
+
+
+def warm_graph() -> None:
+    """Fill the shared cache with the sample's first Graph view (preload calls it)."""
+    from ui.widgets import centre_options
+
+    with no_run_context_warning():
+        ds = load_bundled(_sample_name())
+        key = ds.content_hash()
+        kind, center, _ = centre_options(ds, [])[0]  # the page's first centre
+        ego_view(key, ds, kind, center, GRAPH_HOPS, GRAPH_NODE_CAP, False, False)
+        full_graph_stats(key, ds)
+
+
+def warm_kernels() -> None:
+    """Load the compiled graph-propagation kernel once (numba reads it from its disk cache,
+    or compiles it on a fresh install); the model pages otherwise pay for it (preload calls it)."""
+    import warnings
+
+    import torch
+
+    from recsys_core.models.lightgcn import csr_matmul
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch: "sparse CSR support is in beta"
+        csr_matmul(torch.eye(2).to_sparse_csr(), torch.ones(2, 2))
+
+
+def _sample_name() -> str:
     from ui.state import SAMPLE_NAME
 
+    return SAMPLE_NAME
+
+
+@contextmanager
+def no_run_context_warning() -> Iterator[None]:
     # Called outside any script run: Streamlit would warn that there is no run context.
+    import logging
+
     quiet = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:
-        ds = load_bundled(SAMPLE_NAME)
-        dataset_stats(ds.content_hash(), ds)
+        yield
     finally:
         quiet.setLevel(level)
 
@@ -161,9 +206,13 @@ def dataset_stats(key: str, _ds: Dataset) -> dict[str, Any]:
     return _ds.stats()
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_resource(max_entries=32, show_spinner=False)
 def stats_figures(key: str, _ds: Dataset) -> dict[str, Any]:
-    """Plotly figures of a dataset's statistics (see recsys_core.viz.data_charts)."""
+    """Plotly figures of a dataset's statistics (see recsys_core.viz.data_charts).
+
+    Shared, not copied (cache_resource): st.plotly_chart only reads a figure, and
+    unpickling a fresh copy of four validated plotly figures took 0.3 s per visit.
+    """
     from recsys_core.viz import data_charts
 
     return data_charts.stats_figures(_ds)
@@ -210,6 +259,11 @@ def search_nodes(key: str, _ds: Dataset, query: str) -> list[tuple[str, Any, str
     from recsys_core.graph import search_nodes as search
 
     return search(_ds, query)
+
+
+#: The Graph page's first view: hops around the centre and the node cap (its widget defaults).
+GRAPH_HOPS = 2
+GRAPH_NODE_CAP = 300
 
 
 @st.cache_data(max_entries=64, show_spinner="Building the ego network…")

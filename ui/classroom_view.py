@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from recsys_core.data.dataset import Dataset
 from recsys_core.viz import classroom as C
+from ui import cache
 from ui.widgets import plain
 
 MODELS = {"seed_gnn": "Seed article's GNN", "lightgcn": "LightGCN"}
@@ -20,6 +22,9 @@ GRAPHS = {"seed example": "Seed article's example (u1, u2, i1, i2)",
           "current": "Current dataset"}
 #: Epochs of the "Train" button.
 TRAIN_EPOCHS = 40
+#: What the page shows first (random weights: ``epochs`` 0).
+DEFAULTS = {"graph": "seed example", "model": "seed_gnn", "dim": 2, "layers": 2, "seed": 0,
+            "epochs": 0}
 # Session-state keys.
 WEIGHTS = "classroom_weights"  # int: epochs trained (0: random weights from the seed)
 STEP = "classroom_step"  # int: 1..L computes layer t; L + 1 is the output step
@@ -32,11 +37,13 @@ def settings() -> dict[str, Any]:
     """Graph, model, dims, layers, seed, and the two weight buttons."""
     st.session_state.setdefault(WEIGHTS, 0)
     c1, c2, c3, c4, c5 = st.columns([3, 2, 1, 1, 1])
-    graph = c1.radio("Graph", list(GRAPHS), format_func=GRAPHS.get, key="classroom_graph")
-    model = c2.radio("Model", list(MODELS), format_func=MODELS.get, key="classroom_model")
-    dim = c3.number_input("Dimensions", 2, 4, 2, key="classroom_dim")
-    layers = c4.number_input("Layers", 1, 3, 2, key="classroom_layers")
-    seed = c5.number_input("Seed", 0, 10_000, 0, key="classroom_seed")
+    graph = c1.radio("Graph", list(GRAPHS), index=list(GRAPHS).index(DEFAULTS["graph"]),
+                     format_func=GRAPHS.get, key="classroom_graph")
+    model = c2.radio("Model", list(MODELS), index=list(MODELS).index(DEFAULTS["model"]),
+                     format_func=MODELS.get, key="classroom_model")
+    dim = c3.number_input("Dimensions", 2, 4, DEFAULTS["dim"], key="classroom_dim")
+    layers = c4.number_input("Layers", 1, 3, DEFAULTS["layers"], key="classroom_layers")
+    seed = c5.number_input("Seed", 0, 10_000, DEFAULTS["seed"], key="classroom_seed")
     b1, b2, b3 = st.columns([1, 1, 3])
     if b1.button("Random weights", key="classroom_random",
                  help="Initialise the weights randomly from the seed."):
@@ -50,6 +57,26 @@ def settings() -> dict[str, Any]:
                f"(seed {seed}).")
     return {"graph": graph, "model": model, "dim": int(dim), "layers": int(layers),
             "seed": int(seed), "epochs": int(epochs)}
+
+
+def walkthrough(ds: Dataset, opts: dict[str, Any]) -> C.Walkthrough:
+    """The model of ``opts`` (see :func:`settings`) on ``ds``, taken apart (cached)."""
+    return cache.classroom_walkthrough(ds.content_hash(), ds, opts["model"], opts["dim"],
+                                       opts["layers"], opts["seed"], opts["epochs"])
+
+
+def oversmoothing(ds: Dataset, opts: dict[str, Any], walk: C.Walkthrough) -> dict[str, list[float]]:
+    """Mean cosine similarity per layer of the walkthrough's model (cached)."""
+    return cache.oversmoothing(f"{ds.content_hash()}/{sorted(opts.items())}", walk)
+
+
+def warm() -> None:
+    """Compute the page's first view into the shared caches (the server's preload calls it)."""
+    from ui.state import SEED_NAME
+
+    with cache.no_run_context_warning():
+        ds = cache.load_bundled(SEED_NAME)
+        oversmoothing(ds, DEFAULTS, walkthrough(ds, DEFAULTS))
 
 
 def node_picker(walk: C.Walkthrough, search_ids) -> int:

@@ -39,6 +39,17 @@ def node_embeddings(run_id: str) -> tuple[pd.DataFrame, np.ndarray]:
     return ec.node_table(ds), x
 
 
+def warm_newest_run() -> None:
+    """Load the newest saved run and its embeddings, which the run pages open first, into
+    the shared caches (the server's preload calls it)."""
+    from ui.cache import no_run_context_warning
+
+    with no_run_context_warning():
+        saved = runs.runs_frame()
+        if not saved.empty:
+            node_embeddings(saved["run"].iloc[0])
+
+
 @dataclass
 class View:
     """What the embeddings page draws: rows of the node table and their 2-D coordinates."""

@@ -11,6 +11,11 @@ imports them while the server is idle:
 2. after the app's first script run, the rest (:data:`LATER`), in the order
    the sidebar lists the pages.
 
+Along the way it fills the shared caches with what the bundled sample shows
+first (Home's numbers, the Data charts, the Graph page's first view), as the
+first session would. The browser's share of a first visit, loading the front
+end's code for charts and tables, is warmed by :mod:`ui.browser_preload`.
+
 The thread imports one module at a time and never while a script runs or a
 training job works: both run inside :func:`paused`, which waits for an import
 in flight to finish. Two threads importing the same package at once can see
@@ -32,13 +37,15 @@ from contextlib import contextmanager
 #: itself ("module:function" entries import the module, then call the function).
 FIRST_RENDER = ("pandas", "pyarrow.csv", "scipy.sparse", "plotly.graph_objects",
                 "recsys_core.data", "recsys_core.viz.data_charts", "ui.state", "ui.widgets",
-                "ui.cache:warm_default")
+                "ui.cache:warm_home")
 #: Everything else, in the order the sidebar lists the pages; PyTorch Geometric's big
 #: dependencies first, one by one, so a page never waits long for the import in flight.
-LATER = ("networkx", "pyvis.network", "recsys_core.graph", "recsys_core.viz.graph_html",
-         "torch", "sympy", "torch.fx", "torch._dynamo", "transformers.tokenization_utils_base",
-         "torch_geometric", "recsys_core.models", "recsys_core.viz.classroom",
-         "recsys_core.jobs", "recsys_core.viz.embedding_charts", "recsys_core.explain",
+LATER = ("ui.cache:warm_data", "networkx", "pyvis.network", "recsys_core.graph",
+         "recsys_core.viz.graph_html", "ui.cache:warm_graph", "torch", "sympy", "torch.fx",
+         "torch._dynamo", "transformers.tokenization_utils_base",
+         "torch_geometric", "recsys_core.models", "ui.cache:warm_kernels",
+         "recsys_core.viz.classroom", "ui.classroom_view:warm", "recsys_core.jobs",
+         "recsys_core.viz.embedding_charts", "ui.explore:warm_newest_run", "recsys_core.explain",
          "recsys_core.viz.eval_charts", "recsys_core.text", "recsys_core.bert_encoder",
          "tokenizers")
 

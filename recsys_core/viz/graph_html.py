@@ -157,15 +157,18 @@ def ego_html(ego: Any, *, color_by: str = "kind", physics: bool = False,
             * (1.0 if is_user else 0.85),
             opacity=DIMMED_OPACITY if dim and n not in hi_nodes else 1.0,
             tip=node_tooltip(d, is_center=n == center))
+    # Network.add_edge scans every edge added so far for a duplicate (quadratic: 0.15 s
+    # of 0.3 s at 1,500 edges); a networkx graph has none, so the edges go in directly.
     for u, v, d in sorted(g.edges(data=True), key=lambda e: (min(e[:2]), max(e[:2]))):
         rating = float(d.get("rating", 1.0))
         key = frozenset((int(u), int(v)))
         color = HIGHLIGHT_COLOR if key in hi_edges else EDGE_COLOR
         if dim and key not in hi_edges:
             color = _fade(EDGE_COLOR)
-        net.add_edge(int(u), int(v), width=(4.0 if key in hi_edges else 0.5)
-                     + 2.0 * max(rating, 0.0) / top_rating, color=color,
-                     tip=edge_tooltip(g.nodes[u], g.nodes[v], rating))
+        net.edges.append({"from": int(u), "to": int(v), "color": color,
+                          "width": (4.0 if key in hi_edges else 0.5)
+                          + 2.0 * max(rating, 0.0) / top_rating,
+                          "tip": edge_tooltip(g.nodes[u], g.nodes[v], rating)})
 
     net.options = {
         "physics": {"enabled": bool(physics), "solver": "barnesHut",

@@ -65,6 +65,23 @@ def test_home_page_renders_the_sample(page, app_url):
     assert page.dialogs == []
 
 
+def test_home_has_the_browser_load_chart_and_table_code_while_idle(page, app_url):
+    open_app(page, app_url)
+    page.locator('[data-testid="stPageLink"]').nth(6).wait_for()
+    # No chart or table on Home, yet their code arrives, and plotly.js has drawn once.
+    page.wait_for_function(
+        "() => window.Plotly !== undefined && performance.getEntriesByType('resource')"
+        ".some(r => r.name.includes('/static/js/TextArea.'))", timeout=60_000)
+    loaded = page.evaluate("() => performance.getEntriesByType('resource')"
+                           ".map(r => r.name.split('/').pop())")
+    for element in ("PlotlyChart.", "DataFrame.", "IFrame.", "Slider."):
+        assert any(name.startswith(element) for name in loaded), element
+    assert page.locator(".js-plotly-plot").count() == 0  # the practice chart is gone
+    go_to(page, "Data")
+    page.locator(".js-plotly-plot").nth(3).wait_for()  # the page's own four charts
+    assert page.dialogs == []
+
+
 def test_upload_with_unusual_column_names_shows_the_inferred_mapping(page, app_url):
     open_app(page, app_url, "data")
     page.get_by_text("Upload your files").click()
