@@ -45,9 +45,10 @@ with tab_user:
             components.html(explore.path_graph_html(run_id, user, pick, llm), height=400)
         except Exception as err:  # the graph pictures the evidence; the table above stands
             st.info(f"No path graph for this item: {err}")
-        table = explore.explained_table(run_id, user, recs, llm)
+        # Written when clicked: it explains every card, opened or not.
         st.download_button("Download these recommendations and explanations (CSV)",
-                           table.to_csv(index=False).encode("utf-8"), key="rec_download",
+                           lambda: explore.explained_table(run_id, user, recs, llm)
+                           .to_csv(index=False).encode("utf-8"), key="rec_download",
                            file_name=f"recommendations_{run_id}_{user}.csv", mime="text/csv")
 
 with tab_compare:

@@ -56,7 +56,16 @@ _SCRIPT = """<script>
       .catch(() => {})
       .finally(() => next(i + 1)));
   };
-  next(0);
+  // Start once the page has rendered and the app is idle, so the first render never waits.
+  const start = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (app && app.getAttribute("data-test-script-state") === "running") {
+      setTimeout(start, 250);
+    } else {
+      setTimeout(() => next(0), 1000);
+    }
+  };
+  start();
 })();
 </script>"""
 

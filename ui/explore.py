@@ -21,6 +21,8 @@ from ui import runs
 
 #: Points drawn at most in one scatter (the projection itself may use more).
 DISPLAY_MAX = 20_000
+#: Recommendation cards shown open, with their explanation, when a list first appears.
+OPEN_CARDS = 3
 #: Session keys of the optional language-model narrator.
 LLM_URL, LLM_MODEL = "llm_url", "llm_model"
 
@@ -193,9 +195,23 @@ def llm_settings() -> tuple[str, str]:
     return (url.strip(), name.strip()) if url.strip() and name.strip() else ("", "")
 
 
+def card_key(run_id: str, user: str, item: Any) -> str:
+    """Session-state key of a recommendation card (True while it is open)."""
+    return f"rec_card_{run_id}_{user}_{item}"
+
+
 def recommendation_card(run_id: str, user: str, row, llm: tuple[str, str]) -> None:
-    """One recommendation: score, explanation, fallback notice and the evidence table."""
-    with st.expander(f"{row.rank}. {row.title} · score {row.score:.4f}", expanded=row.rank <= 3):
+    """One recommendation: score, explanation, fallback notice and the evidence table.
+
+    The first :data:`OPEN_CARDS` cards open with their explanation; the others are
+    explained when opened (a rerun), so a long list costs three explanations, not K.
+    """
+    card = st.expander(f"{row.rank}. {row.title} · score {row.score:.4f}",
+                       expanded=row.rank <= OPEN_CARDS, key=card_key(run_id, user, row.item),
+                       on_change="rerun")
+    if not card.open:
+        return
+    with card:
         try:
             exp = explanation(run_id, user, str(row.item), llm)
         except Exception as err:  # an explanation failure must not hide the list

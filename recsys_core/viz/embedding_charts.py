@@ -30,6 +30,9 @@ MAX_CATEGORIES = 12
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
            "#000000", "#8c564b", "#7f7f7f", "#bcbd22", "#17becf", "#b0b0b0")
 SYMBOLS = {"user": "circle", "item": "diamond"}
+#: Scatters up to this many points are drawn as SVG: faster than starting WebGL, which a
+#: browser without a GPU emulates in software. Larger ones use WebGL (go.Scattergl).
+SVG_MAX_POINTS = 5000
 
 
 # ------------------------------------------------------------------ node descriptions
@@ -166,8 +169,14 @@ def _hover(frame: pd.DataFrame) -> list[str]:
             for t, k, i, d in zip(frame["title"], frame["kind"], frame["id"], frame["degree"])]
 
 
+def scatter_class(points: int) -> type[go.Scatter] | type[go.Scattergl]:
+    """SVG markers up to :data:`SVG_MAX_POINTS` points, WebGL beyond."""
+    return go.Scatter if points <= SVG_MAX_POINTS else go.Scattergl
+
+
 def _scatter_traces(frame: pd.DataFrame, coords: np.ndarray, color_by: str,
-                    show_legend: bool = True, marker_size: int = 6) -> list[go.Scattergl]:
+                    show_legend: bool = True, marker_size: int = 6
+                    ) -> list[go.Scatter | go.Scattergl]:
     if color_by not in COLOR_BY:
         raise ValueError(f"cannot colour by {color_by!r}; choose one of: {', '.join(COLOR_BY)}")
     if color_by not in frame.columns:
@@ -177,9 +186,10 @@ def _scatter_traces(frame: pd.DataFrame, coords: np.ndarray, color_by: str,
     frame = frame.reset_index(drop=True)
     symbols = [SYMBOLS.get(k, "circle") for k in frame["kind"]]
     hover = _hover(frame)
+    scatter = scatter_class(len(frame))
     if color_by == "degree":
         colour = np.log10(frame["degree"].to_numpy(np.float64) + 1)
-        return [go.Scattergl(
+        return [scatter(
             x=coords[:, 0], y=coords[:, 1], mode="markers", name="nodes",
             marker=dict(size=marker_size, color=colour, colorscale="Viridis", symbol=symbols,
                         colorbar=dict(title="log10(1 + degree)") if show_legend else None,
@@ -193,7 +203,7 @@ def _scatter_traces(frame: pd.DataFrame, coords: np.ndarray, color_by: str,
     traces = []
     for n, category in enumerate(_category_order(labels)):
         mask = (labels == category).to_numpy()
-        traces.append(go.Scattergl(
+        traces.append(scatter(
             x=coords[mask, 0], y=coords[mask, 1], mode="markers", name=str(category),
             legendgroup=str(category), showlegend=show_legend,
             marker=dict(size=marker_size, color=PALETTE[n % len(PALETTE)],
@@ -216,7 +226,7 @@ def projection_figure(frame: pd.DataFrame, coords: np.ndarray, color_by: str = "
     fig = go.Figure(_scatter_traces(frame, coords, color_by))
     if len(highlight):
         where = frame.reset_index(drop=True)["node"].isin(list(highlight)).to_numpy()
-        fig.add_trace(go.Scattergl(
+        fig.add_trace(scatter_class(len(frame))(
             x=coords[where, 0], y=coords[where, 1], mode="markers", name="selected",
             marker=dict(size=14, color="rgba(0,0,0,0)", line=dict(color="red", width=2)),
             hoverinfo="skip"))

@@ -26,9 +26,16 @@ def test_user_top_k_with_explanations_and_csv(monkeypatch):
     assert len(cards) == 3
     body = texts(at)
     assert "Written by template; faithfulness check passed." in body
+    # The first three cards open explained; the others explain when opened.
     evidence = _frames(at, "strength")
-    assert len(evidence) == 10
+    assert len(evidence) == 3 and body.count("Written by template") == 3
     assert list(evidence[0].columns) == ["kind", "item_id", "title", "strength", "detail"]
+    from ui import explore
+
+    tenth = explore.top_k(ids["lightgcn"], "u0003", 10, True).iloc[9]
+    at.session_state[explore.card_key(ids["lightgcn"], "u0003", tenth["item"])] = True
+    at.run()
+    assert len(_frames(at, "strength")) == 4 and texts(at).count("Written by template") == 4
     # Recommended items are never in the user's history.
     recs = [e.label.split(". ", 1)[1].rsplit(" · score", 1)[0] for e in at.expander
             if e.label[:1].isdigit()]
@@ -36,8 +43,6 @@ def test_user_top_k_with_explanations_and_csv(monkeypatch):
     frames = at.get("iframe")
     assert len(frames) == 1 and "vis.Network" in frames[0].proto.srcdoc  # the pyvis path graph
     assert at.get("download_button")
-    from ui import explore
-
     table = explore.explained_table(ids["lightgcn"], "u0003",
                                     explore.top_k(ids["lightgcn"], "u0003", 10, True), ("", ""))
     assert list(table.columns) == ["run", "user", "rank", "item", "title", "score", "explanation",

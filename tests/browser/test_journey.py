@@ -110,6 +110,11 @@ def test_train_explore_recommend_evaluate(page, journey_url):
     page.get_by_text("Written by template").first.wait_for()
     assert page.get_by_text(re.compile(r"^1\. .+ · score")).count() == 1
     screenshot(page, "recommendations")
+    # The CSV is written when clicked and explains all ten, not only the three open cards.
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download these recommendations").click()
+    rows = list(csv.DictReader(io.StringIO(open(dl.value.path(), encoding="utf-8").read())))
+    assert len(rows) == 10 and all(len(r["explanation"]) > 20 for r in rows)
 
     # 5. A cold-start sentence returns items (the newest run is text_lightgcn).
     page.get_by_role("tab", name="Cold start").click()

@@ -163,3 +163,17 @@ def test_embedding_views_of_a_text_graph_model():
     # A model without text features has only its own view.
     plain = LightGCN(dim=3, layers=1).load_state_tensors({"embedding.weight": torch.randn(9, 3)}, ds)
     assert list(embedding_views(plain)) == [FUSED_VIEW]
+
+
+def test_small_scatters_are_svg_and_large_ones_webgl(monkeypatch):
+    from recsys_core.viz import embedding_charts
+
+    table = node_table(_dataset())
+    coords = np.arange(18, dtype=np.float32).reshape(9, 2)
+    for color_by in ("kind", "degree"):
+        fig = projection_figure(table, coords, color_by=color_by, highlight=[6])
+        assert {t.type for t in fig.data} == {"scatter"}
+    monkeypatch.setattr(embedding_charts, "SVG_MAX_POINTS", 8)  # 9 nodes: one too many
+    for color_by in ("kind", "degree"):
+        fig = projection_figure(table, coords, color_by=color_by, highlight=[6])
+        assert {t.type for t in fig.data} == {"scattergl"}
