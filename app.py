@@ -4,6 +4,8 @@ Page config, the shared sidebar (which dataset the pages work on) and the
 navigation. To add a page, append one ``st.Page`` to ``PAGES``.
 """
 
+from pathlib import Path
+
 from ui import preload
 
 with preload.paused():  # the server's background imports wait while the app runs
@@ -11,7 +13,9 @@ with preload.paused():  # the server's background imports wait while the app run
 
     from ui import browser_preload, state, widgets
 
-    st.set_page_config(page_title="GraphRec Studio", page_icon=":material/hub:", layout="wide")
+    # A local icon: a ":material/...:" favicon is fetched from Google's font servers.
+    st.set_page_config(page_title="GraphRec Studio", layout="wide",
+                       page_icon=str(Path(__file__).resolve().parent / "ui/assets/icon.png"))
 
     PAGES = [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -37,16 +37,14 @@ _SCRIPT = """<script>
   if (!bundle) return;
   const files = __FILES__;
   const idle = window.requestIdleCallback || ((f) => setTimeout(f, 50));
-  // plotly.js compiles its drawing code on first use: draw one hidden chart.
+  // plotly.js compiles its drawing code on first use: draw a practice chart, hidden.
+  const practice = __PRACTICE__;
   const drawOnce = () => {
-    if (!window.Plotly) return Promise.resolve();
+    if (!window.Plotly || !practice) return Promise.resolve();
     const div = document.createElement("div");
-    div.style.cssText = "position:fixed;left:-10000px;top:0;width:480px;height:320px;visibility:hidden";
+    div.style.cssText = "position:fixed;left:-10000px;top:0;width:640px;height:340px;visibility:hidden";
     document.body.appendChild(div);
-    const traces = [{type: "bar", x: ["1", "2-3"], y: [3, 40]},
-                    {type: "scatter", mode: "lines", x: [1, 2], y: [0.5, 1], yaxis: "y2"}];
-    const layout = {template: {}, yaxis: {type: "log"}, yaxis2: {overlaying: "y", side: "right"}};
-    return window.Plotly.newPlot(div, traces, layout)
+    return window.Plotly.newPlot(div, practice.data, practice.layout, {displaylogo: false})
       .then(() => window.Plotly.purge(div)).finally(() => div.remove());
   };
   const next = (i) => {
@@ -87,9 +85,41 @@ def module_files(folder: Path | None = None) -> tuple[str, ...]:
     return tuple(found)
 
 
-def script(files: tuple[str, ...]) -> str:
-    """The HTML script importing ``files`` one by one when the browser is idle."""
-    return _SCRIPT.replace("__FILES__", json.dumps(list(files)))
+#: A small chart using what the dashboard's charts use: bars on a category axis with a log
+#: count axis, a dashed line on a second axis, hover templates, an annotation, a legend and
+#: the light grid of the plotly_white template. Plain JSON: no plotly import on the way.
+PRACTICE_FIGURE = {
+    "data": [
+        {"type": "bar", "x": ["1", "2–3", "4–7"], "y": [5, 40, 12], "name": "users",
+         "marker": {"color": "#4C78A8"},
+         "hovertemplate": "%{y:,} users with %{x} interactions<extra></extra>"},
+        {"type": "scatter", "mode": "lines", "x": [1, 2, 3], "y": [0.5, 0.8, 1.0],
+         "name": "share", "yaxis": "y2", "line": {"dash": "dash", "color": "#F58518"},
+         "hovertemplate": "top %{x:,}: %{y:.1%}<extra></extra>"},
+    ],
+    "layout": {
+        "title": {"text": "practice"}, "height": 340, "plot_bgcolor": "white",
+        "xaxis": {"type": "category", "title": {"text": "interactions"}, "gridcolor": "#EBF0F8"},
+        "yaxis": {"type": "log", "title": {"text": "users"}, "gridcolor": "#EBF0F8"},
+        "yaxis2": {"overlaying": "y", "side": "right", "tickformat": ".0%"},
+        "annotations": [{"x": 2, "y": 0.8, "yref": "y2", "text": "top 20%", "showarrow": True,
+                         "arrowhead": 2}],
+        "legend": {"orientation": "h", "y": -0.25},
+    },
+}
+
+
+def script(files: tuple[str, ...], practice: dict | None = None) -> str:
+    """The HTML script importing ``files`` one by one when the browser is idle, then
+    drawing the ``practice`` chart (a plotly figure as a dict) once plotly.js is in."""
+    return (_SCRIPT.replace("__FILES__", _script_json(list(files)))
+            .replace("__PRACTICE__", _script_json(practice)))
+
+
+def _script_json(value) -> str:
+    # JSON inside <script>: no "<", ">" or "&" that an HTML parser could take for markup.
+    return (json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("&", "\\u0026"))
 
 
 def warm_browser() -> None:
@@ -99,4 +129,4 @@ def warm_browser() -> None:
     st.session_state[SENT] = True
     files = module_files()
     if files:
-        st.html(script(files), unsafe_allow_javascript=True)
+        st.html(script(files, PRACTICE_FIGURE), unsafe_allow_javascript=True)

@@ -26,11 +26,17 @@ def test_every_element_is_found_in_the_installed_streamlit():
     assert all((browser_preload.static_js_dir() / f).is_file() for f in found)
 
 
-def test_script_imports_the_files_it_is_given():
-    html = browser_preload.script(("Slider.DDD.js", "PlotlyChart.C.js"))
+def test_script_imports_the_files_it_is_given_and_draws_the_practice_chart():
+    practice = browser_preload.PRACTICE_FIGURE
+    html = browser_preload.script(("Slider.DDD.js", "PlotlyChart.C.js"), practice)
     listed = re.search(r"const files = (\[.*?\]);", html).group(1)
     assert json.loads(listed) == ["Slider.DDD.js", "PlotlyChart.C.js"]
     assert html.startswith("<script>") and html.rstrip().endswith("</script>")
+    drawn = json.loads(re.search(r"const practice = (.*);\n", html).group(1))
+    assert [t["type"] for t in drawn["data"]] == ["bar", "scatter"]
+    assert drawn == practice  # the same figure, with its "<extra>" tags escaped for HTML
+    assert "<extra>" not in html and "\\u003cextra\\u003e" in html
+    assert "const practice = null;" in browser_preload.script(("Slider.DDD.js",))
 
 
 def test_the_script_is_sent_once_per_session():

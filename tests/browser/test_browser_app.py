@@ -66,6 +66,9 @@ def test_home_page_renders_the_sample(page, app_url):
 
 
 def test_home_has_the_browser_load_chart_and_table_code_while_idle(page, app_url):
+    elsewhere = []  # nothing may be fetched from outside the dashboard's own server
+    page.on("request", lambda r: elsewhere.append(r.url) if not r.url.startswith(
+        (app_url, "data:", "blob:", "about:")) else None)
     open_app(page, app_url)
     page.locator('[data-testid="stPageLink"]').nth(6).wait_for()
     # No chart or table on Home, yet their code arrives, and plotly.js has drawn once.
@@ -80,6 +83,7 @@ def test_home_has_the_browser_load_chart_and_table_code_while_idle(page, app_url
     go_to(page, "Data")
     page.locator(".js-plotly-plot").nth(3).wait_for()  # the page's own four charts
     assert page.dialogs == []
+    assert elsewhere == []
 
 
 def test_upload_with_unusual_column_names_shows_the_inferred_mapping(page, app_url):
