@@ -36,11 +36,14 @@ _SCRIPT = """<script>
   const bundle = document.querySelector('script[type="module"][src*="/static/js/"]');
   if (!bundle) return;
   const files = __FILES__;
-  const idle = window.requestIdleCallback || ((f) => setTimeout(f, 50));
-  // plotly.js compiles its drawing code on first use: draw a practice chart, hidden.
   const practice = __PRACTICE__;
+  const app = document.querySelector('[data-testid="stApp"]');
+  const running = () => !!app && app.getAttribute("data-test-script-state") === "running";
+  const idle = window.requestIdleCallback || ((f) => setTimeout(f, 50));
+  let stopped = false;
+  // plotly.js compiles its drawing code on first use: draw a practice chart, hidden.
   const drawOnce = () => {
-    if (!window.Plotly || !practice) return Promise.resolve();
+    if (stopped || !window.Plotly || !practice) return Promise.resolve();
     const div = document.createElement("div");
     div.style.cssText = "position:fixed;left:-10000px;top:0;width:640px;height:340px;visibility:hidden";
     document.body.appendChild(div);
@@ -48,20 +51,29 @@ _SCRIPT = """<script>
       .then(() => window.Plotly.purge(div)).finally(() => div.remove());
   };
   const next = (i) => {
-    if (i >= files.length) return;
-    idle(() => import(new URL(files[i], bundle.src).href)
-      .then(() => files[i].startsWith("PlotlyChart.") ? drawOnce() : null)
-      .catch(() => {})
-      .finally(() => next(i + 1)));
+    if (stopped || i >= files.length) return;
+    idle(() => {
+      if (stopped) return;
+      import(new URL(files[i], bundle.src).href)
+        .then(() => files[i].startsWith("PlotlyChart.") ? drawOnce() : null)
+        .catch(() => {})
+        .finally(() => next(i + 1));
+    });
   };
-  // Start once the page has rendered and the app is idle, so the first render never waits.
+  // Once the reader moves on (a script run after this one), the page they open loads what
+  // it needs itself: the warm-up stops rather than compete with it.
+  let idleSeen = !running();
+  if (app) {
+    new MutationObserver(() => {
+      if (!running()) idleSeen = true;
+      else if (idleSeen) stopped = true;
+    }).observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+  }
+  // Start a second after this run has ended, so the first render never waits.
   const start = () => {
-    const app = document.querySelector('[data-testid="stApp"]');
-    if (app && app.getAttribute("data-test-script-state") === "running") {
-      setTimeout(start, 250);
-    } else {
-      setTimeout(() => next(0), 1000);
-    }
+    if (stopped) return;
+    if (running()) setTimeout(start, 250);
+    else setTimeout(() => next(0), 1000);
   };
   start();
 })();

@@ -35,19 +35,18 @@ from contextlib import contextmanager
 
 #: What the first page needs: the data layer, the dashboard's helpers, and the sample
 #: itself ("module:function" entries import the module, then call the function).
-FIRST_RENDER = ("pandas", "pyarrow.csv", "scipy.sparse", "plotly.graph_objects",
-                "recsys_core.data", "recsys_core.viz.data_charts", "ui.state", "ui.widgets",
+FIRST_RENDER = ("pandas", "pyarrow.csv", "recsys_core.data", "ui.state", "ui.widgets",
                 "ui.cache:warm_home")
 #: Everything else, in the order the sidebar lists the pages; PyTorch Geometric's big
 #: dependencies first, one by one, so a page never waits long for the import in flight.
-LATER = ("ui.cache:warm_data", "networkx", "pyvis.network", "recsys_core.graph",
-         "recsys_core.viz.graph_html", "ui.cache:warm_graph", "torch", "sympy", "torch.fx",
-         "torch._dynamo", "transformers.tokenization_utils_base",
-         "torch_geometric", "recsys_core.models", "ui.cache:warm_kernels",
-         "recsys_core.viz.classroom", "ui.classroom_view:warm", "recsys_core.jobs",
-         "recsys_core.viz.embedding_charts", "ui.explore:warm_newest_run", "recsys_core.explain",
-         "recsys_core.viz.eval_charts", "recsys_core.text", "recsys_core.bert_encoder",
-         "tokenizers")
+LATER = ("scipy.sparse", "recsys_core.viz.data_charts", "ui.cache:warm_data", "networkx",
+         "pyvis.network", "recsys_core.graph", "recsys_core.viz.graph_html",
+         "ui.cache:warm_graph", "torch", "sympy", "torch.fx", "torch._dynamo",
+         "transformers.tokenization_utils_base", "torch_geometric", "recsys_core.models",
+         "ui.cache:warm_kernels", "recsys_core.viz.classroom", "ui.classroom_view:warm",
+         "recsys_core.jobs", "recsys_core.viz.embedding_charts", "ui.explore:warm_newest_run",
+         "recsys_core.explain", "recsys_core.viz.eval_charts", "recsys_core.text",
+         "recsys_core.bert_encoder", "tokenizers")
 
 _log = logging.getLogger(__name__)
 _state = threading.Condition()  # guards the counters below

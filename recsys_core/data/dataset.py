@@ -15,13 +15,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from recsys_core.data.report import ValidationReport
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 #: Column layout of ``Dataset.interactions`` and of the split frames.
 INTERACTION_COLUMNS = ("user", "item", "rating", "timestamp")
@@ -108,6 +110,8 @@ class Dataset:
     # ------------------------------------------------------------------ matrices
     def matrix(self, which: str = "train", binary: bool = True) -> sp.csr_matrix:
         """User x item CSR matrix of one part: 'train', 'valid', 'test' or 'all'."""
+        import scipy.sparse as sp  # here, not at import: the dashboard opens without it
+
         frame = {
             "train": self.train_interactions,
             "valid": self.valid,

@@ -86,6 +86,17 @@ def test_home_has_the_browser_load_chart_and_table_code_while_idle(page, app_url
     assert elsewhere == []
 
 
+def test_the_warm_up_stops_when_the_reader_moves_on(page, app_url):
+    open_app(page, app_url)
+    go_to(page, "Graph")  # at once: the warm-up has not started yet
+    graph_frame(page)
+    page.wait_for_timeout(8000)  # long enough for the whole warm-up on Home
+    loaded = page.evaluate("() => performance.getEntriesByType('resource')"
+                           ".map(r => r.name.split('/').pop())")
+    assert any(name.startswith("IFrame.") for name in loaded)  # what Graph itself needs
+    assert not any(name.startswith(("PlotlyChart.", "TextArea.")) for name in loaded)
+
+
 def test_upload_with_unusual_column_names_shows_the_inferred_mapping(page, app_url):
     open_app(page, app_url, "data")
     page.get_by_text("Upload your files").click()
