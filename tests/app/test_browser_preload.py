@@ -27,7 +27,9 @@ def test_every_element_is_found_in_the_installed_streamlit():
 
 
 def test_script_imports_the_files_it_is_given_and_draws_the_practice_chart():
-    practice = browser_preload.PRACTICE_FIGURE
+    practice = browser_preload.practice_figure()
+    assert practice["layout"]["template"]["layout"]["plot_bgcolor"] == "white"  # plotly_white
+    assert practice["data"] == browser_preload.PRACTICE_FIGURE["data"]
     html = browser_preload.script(("Slider.DDD.js", "PlotlyChart.C.js"), practice)
     listed = re.search(r"const files = (\[.*?\]);", html).group(1)
     assert json.loads(listed) == ["Slider.DDD.js", "PlotlyChart.C.js"]
