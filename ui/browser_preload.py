@@ -8,10 +8,17 @@ help, the first visit of Data, Graph and Embeddings pays for it.
 
 :func:`warm_browser` writes, once per session, a small script that imports
 those modules one at a time whenever the browser is idle. The front end later
-imports the same URLs and gets the modules already evaluated. The module
-files are looked up in the installed Streamlit's static folder by element
-name (their file names carry a content hash); a name not found is skipped, so
-a Streamlit that splits its code differently loses the warm-up, not the page.
+imports the same URLs and gets the modules already evaluated. Once plotly.js
+is in, the script draws one hidden practice chart (plotly.js compiles its
+drawing code on first use) and removes it. It starts a second after the
+session's first run has ended, so the first render never waits, and stops
+when a new script run starts: the reader has opened a page, which then loads
+what it needs itself rather than compete with the warm-up.
+
+The module files are looked up in the installed Streamlit's static folder by
+element name (their file names carry a content hash); a name not found is
+skipped, so a Streamlit that splits its code differently loses the warm-up,
+not the page.
 """
 
 from __future__ import annotations
@@ -98,8 +105,8 @@ def module_files(folder: Path | None = None) -> tuple[str, ...]:
 
 
 #: A small chart using what the dashboard's charts use: bars on a category axis with a log
-#: count axis, a dashed line on a second axis, hover templates, an annotation, a legend and
-#: the light grid of the plotly_white template. Plain JSON: no plotly import on the way.
+#: count axis, a dashed line on a second axis, hover templates, an annotation and a legend
+#: (:func:`practice_figure` adds the plotly_white template).
 PRACTICE_FIGURE = {
     "data": [
         {"type": "bar", "x": ["1", "2–3", "4–7"], "y": [5, 40, 12], "name": "users",

@@ -222,7 +222,9 @@ def recommendation_card(run_id: str, user: str, row, llm: tuple[str, str]) -> No
         st.caption(f"Written by {exp.backend}; faithfulness check {check}.")
         if exp.fallback_reason:
             st.warning(f"The language model's text was not used: {exp.fallback_reason}")
-        st.dataframe(exp.evidence.to_frame(), hide_index=True, key=f"ev_{run_id}_{row.item}")
+        # A plain table: a handful of rows needs no scrollable grid, and draws faster.
+        st.table(exp.evidence.to_frame().round({"strength": 3}), hide_index=True,
+                 border="horizontal")
 
 
 def path_graph_html(run_id: str, user: str, item: str, llm: tuple[str, str]) -> str:
