@@ -21,6 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from recsys_core.data.dataset import Dataset
+from ui.state import SAMPLE_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,15 +70,15 @@ def load_bundled(name: str) -> Dataset:
 def warm_home() -> None:
     """Fill the shared cache with what the sample's Home page shows (preload calls it)."""
     with no_run_context_warning():
-        ds = load_bundled(_sample_name())
-        dataset_stats(ds.content_hash(), ds)
+        ds, key = _sample()
+        dataset_stats(key, ds)
 
 
 def warm_data() -> None:
     """Fill the shared cache with the sample's Data page charts (preload calls it)."""
     with no_run_context_warning():
-        ds = load_bundled(_sample_name())
-        stats_figures(ds.content_hash(), ds)
+        ds, key = _sample()
+        stats_figures(key, ds)
 
 
 def warm_graph() -> None:
@@ -85,11 +86,16 @@ def warm_graph() -> None:
     from ui.widgets import centre_options
 
     with no_run_context_warning():
-        ds = load_bundled(_sample_name())
-        key = ds.content_hash()
+        ds, key = _sample()
         kind, center, _ = centre_options(ds, [])[0]  # the page's first centre
         ego_view(key, ds, kind, center, GRAPH_HOPS, GRAPH_NODE_CAP, False, False)
         full_graph_stats(key, ds)
+
+
+def _sample() -> tuple[Dataset, str]:
+    """The bundled sample the app opens on, and its content hash (the pages' cache key)."""
+    ds = load_bundled(SAMPLE_NAME)
+    return ds, ds.content_hash()
 
 
 def warm_kernels() -> None:
@@ -104,12 +110,6 @@ def warm_kernels() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch: "sparse CSR support is in beta"
         csr_matmul(torch.eye(2).to_sparse_csr(), torch.ones(2, 2))
-
-
-def _sample_name() -> str:
-    from ui.state import SAMPLE_NAME
-
-    return SAMPLE_NAME
 
 
 @contextmanager

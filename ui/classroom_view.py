@@ -15,6 +15,7 @@ import streamlit as st
 from recsys_core.data.dataset import Dataset
 from recsys_core.viz import classroom as C
 from ui import cache
+from ui.state import SEED_NAME
 from ui.widgets import plain
 
 MODELS = {"seed_gnn": "Seed article's GNN", "lightgcn": "LightGCN"}
@@ -72,8 +73,6 @@ def oversmoothing(ds: Dataset, opts: dict[str, Any], walk: C.Walkthrough) -> dic
 
 def warm() -> None:
     """Compute the page's first view into the shared caches (the server's preload calls it)."""
-    from ui.state import SEED_NAME
-
     with cache.no_run_context_warning():
         ds = cache.load_bundled(SEED_NAME)
         oversmoothing(ds, DEFAULTS, walkthrough(ds, DEFAULTS))

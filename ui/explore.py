@@ -18,6 +18,7 @@ import streamlit as st
 from recsys_core.viz import embedding_charts as ec
 from recsys_core.viz.projection import Projection, project, sample_rows
 from ui import runs
+from ui.cache import no_run_context_warning
 
 #: Points drawn at most in one scatter (the projection itself may use more).
 DISPLAY_MAX = 20_000
@@ -44,8 +45,6 @@ def node_embeddings(run_id: str) -> tuple[pd.DataFrame, np.ndarray]:
 def warm_newest_run() -> None:
     """Load the newest saved run and its embeddings, which the run pages open first, into
     the shared caches (the server's preload calls it)."""
-    from ui.cache import no_run_context_warning
-
     with no_run_context_warning():
         saved = runs.runs_frame()
         if not saved.empty:
