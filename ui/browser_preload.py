@@ -24,6 +24,7 @@ not the page.
 from __future__ import annotations
 
 import json
+import math
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -33,7 +34,7 @@ import streamlit as st
 #: Front-end modules of the elements the pages show, in the order of the sidebar.
 ELEMENTS = ("Radio", "Checkbox", "NumberInput", "Slider", "TextInput", "Button", "PlotlyChart",
             "IFrame", "DataFrame", "rehype-katex", "Progress", "Multiselect", "Spinner",
-            "DownloadButton", "TextArea")
+            "Table", "DownloadButton", "TextArea")
 #: Session-state flag: the script has been sent to this browser tab.
 SENT = "browser_preload_sent"
 
@@ -50,12 +51,14 @@ _SCRIPT = """<script>
   let stopped = false;
   // plotly.js compiles its drawing code on first use: draw a practice chart, hidden.
   const drawOnce = () => {
-    if (stopped || !window.Plotly || !practice) return Promise.resolve();
+    if (stopped || !window.Plotly || !practice.length) return Promise.resolve();
     const div = document.createElement("div");
     div.style.cssText = "position:fixed;left:-10000px;top:0;width:640px;height:340px;visibility:hidden";
     document.body.appendChild(div);
-    return window.Plotly.newPlot(div, practice.data, practice.layout, {displaylogo: false})
-      .then(() => window.Plotly.purge(div)).finally(() => div.remove());
+    const draw = (done, figure) => done.then(() => stopped ? null
+      : window.Plotly.newPlot(div, figure.data, figure.layout, {displaylogo: false})
+          .then(() => window.Plotly.purge(div)));
+    return practice.reduce(draw, Promise.resolve()).finally(() => div.remove());
   };
   const next = (i) => {
     if (stopped || i >= files.length) return;
@@ -104,6 +107,9 @@ def module_files(folder: Path | None = None) -> tuple[str, ...]:
     return tuple(found)
 
 
+#: Markers in the practice scatter: enough for the browser to optimise the code that
+#: draws each point.
+PRACTICE_POINTS = 600
 #: A small chart using what the dashboard's charts use: bars on a category axis with a log
 #: count axis, a dashed line on a second axis, hover templates, an annotation and a legend
 #: (:func:`practice_figure` adds the plotly_white template).
@@ -128,20 +134,39 @@ PRACTICE_FIGURE = {
 }
 
 
-def practice_figure() -> dict:
-    """:data:`PRACTICE_FIGURE` with the plotly_white template the charts use (Streamlit
-    has already loaded plotly's templates: this costs about a millisecond)."""
+def practice_scatter(points: int = PRACTICE_POINTS) -> dict:
+    """A scatter of ``points`` markers as the embedding map draws them: circles and
+    diamonds, two colours with a legend, hover text and custom data per point."""
+    traces = []
+    for side, (symbol, colour) in enumerate((("circle", "#4C78A8"), ("diamond", "#F58518"))):
+        ks = range(side, points, 2)
+        traces.append({
+            "type": "scatter", "mode": "markers", "name": symbol, "legendgroup": symbol,
+            # A spiral: spread-out points, like a projection, without any randomness.
+            "x": [round(k ** 0.5 * math.cos(k), 4) for k in ks],
+            "y": [round(k ** 0.5 * math.sin(k), 4) for k in ks],
+            "marker": {"size": 6, "color": colour, "symbol": [symbol] * len(ks), "opacity": 0.8},
+            "hovertext": [f"<b>point {k}</b>" for k in ks], "hoverinfo": "text",
+            "customdata": list(ks)})
+    return {"data": traces, "layout": {"title": {"text": "practice"}, "height": 560}}
+
+
+def practice_figures() -> list[dict]:
+    """:data:`PRACTICE_FIGURE` and :func:`practice_scatter`, with the plotly_white template
+    the charts use (Streamlit has already loaded plotly's templates: this costs about a
+    millisecond)."""
     import plotly.io as pio
 
     template = pio.templates["plotly_white"].to_plotly_json()
-    return {**PRACTICE_FIGURE, "layout": {**PRACTICE_FIGURE["layout"], "template": template}}
+    return [{**figure, "layout": {**figure["layout"], "template": template}}
+            for figure in (PRACTICE_FIGURE, practice_scatter())]
 
 
-def script(files: tuple[str, ...], practice: dict | None = None) -> str:
+def script(files: tuple[str, ...], practice: list[dict] = ()) -> str:
     """The HTML script importing ``files`` one by one when the browser is idle, then
-    drawing the ``practice`` chart (a plotly figure as a dict) once plotly.js is in."""
+    drawing the ``practice`` charts (plotly figures as dicts) once plotly.js is in."""
     return (_SCRIPT.replace("__FILES__", _script_json(list(files)))
-            .replace("__PRACTICE__", _script_json(practice)))
+            .replace("__PRACTICE__", _script_json(list(practice))))
 
 
 def _script_json(value) -> str:
@@ -157,4 +182,4 @@ def warm_browser() -> None:
     st.session_state[SENT] = True
     files = module_files()
     if files:
-        st.html(script(files, practice_figure()), unsafe_allow_javascript=True)
+        st.html(script(files, practice_figures()), unsafe_allow_javascript=True)

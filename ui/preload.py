@@ -8,8 +8,10 @@ imports them while the server is idle:
 
 1. once the server listens, while the browser loads the front end, the first
    render's modules (:data:`FIRST_RENDER`);
-2. after the app's first script run, the rest (:data:`LATER`), in the order
-   the sidebar lists the pages.
+2. after the app's first script run, and :data:`SETTLE_S` seconds in which
+   no other run started, the rest (:data:`LATER`), in the order the sidebar
+   lists the pages. The pause leaves the server to the browser while it
+   fetches the code of the first page's elements from it.
 
 Along the way it fills the shared caches with what the bundled sample shows
 first (Home's numbers, the Data charts, the Graph page's first view), as the
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -47,6 +50,13 @@ LATER = ("scipy.sparse", "recsys_core.viz.data_charts", "ui.cache:warm_data", "n
          "recsys_core.jobs", "recsys_core.viz.embedding_charts", "ui.explore:warm_newest_run",
          "recsys_core.explain", "recsys_core.viz.eval_charts", "recsys_core.text",
          "recsys_core.bert_encoder", "tokenizers")
+
+#: Seconds of quiet after the first run before :data:`LATER` starts.
+SETTLE_S = 1.0
+#: The interpreter's thread switch interval while preloading (Python's default is 5 ms). The
+#: server's event loop shares the GIL with the import thread: every time it waits on a
+#: socket it must win the GIL back, which a long import holds for a whole interval.
+SWITCH_INTERVAL_S = 0.001
 
 _log = logging.getLogger(__name__)
 _state = threading.Condition()  # guards the counters below
@@ -105,31 +115,49 @@ def _wait_for_server(timeout: float) -> None:
         time.sleep(0.05)
 
 
-def _run(first: tuple[str, ...], later: tuple[str, ...], server_timeout: float) -> None:
+def _settle(seconds: float) -> None:
+    """Return once the first run has ended and ``seconds`` passed with no run in progress."""
+    while True:
+        with _state:
+            _state.wait_for(lambda: _running == 0 and _runs_done >= 1)
+            seen = _runs_done
+        time.sleep(seconds)
+        with _state:
+            if _running == 0 and _runs_done == seen:
+                return
+
+
+def _run(first: tuple[str, ...], later: tuple[str, ...], server_timeout: float,
+         settle: float) -> None:
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch, SWITCH_INTERVAL_S))
     try:
         _wait_for_server(server_timeout)
         for name in first:
             _import_when_idle(name, after_runs=0)
+        _settle(settle)
         for name in later:
             _import_when_idle(name, after_runs=1)
     finally:
+        sys.setswitchinterval(switch)
         _done.set()
 
 
 def start(first: tuple[str, ...] = FIRST_RENDER, later: tuple[str, ...] = LATER,
-          server_timeout: float = 60.0) -> bool:
+          server_timeout: float = 60.0, settle: float = SETTLE_S) -> bool:
     """Start the preload thread; only the first call per process does (returns True).
 
     ``first`` is imported once the Streamlit server runs (or ``server_timeout``
-    seconds passed), ``later`` after the first script run has ended.
+    seconds passed), ``later`` once the first script run has ended and
+    ``settle`` seconds passed with no run.
     """
     global _started
     with _state:
         if _started:
             return False
         _started = True
-    threading.Thread(target=_run, args=(first, later, server_timeout), name="graphrec-preload",
-                     daemon=True).start()
+    threading.Thread(target=_run, args=(first, later, server_timeout, settle),
+                     name="graphrec-preload", daemon=True).start()
     return True
 
 

@@ -26,19 +26,32 @@ def test_every_element_is_found_in_the_installed_streamlit():
     assert all((browser_preload.static_js_dir() / f).is_file() for f in found)
 
 
-def test_script_imports_the_files_it_is_given_and_draws_the_practice_chart():
-    practice = browser_preload.practice_figure()
-    assert practice["layout"]["template"]["layout"]["plot_bgcolor"] == "white"  # plotly_white
-    assert practice["data"] == browser_preload.PRACTICE_FIGURE["data"]
+def test_script_imports_the_files_it_is_given_and_draws_the_practice_charts():
+    practice = browser_preload.practice_figures()
+    assert all(f["layout"]["template"]["layout"]["plot_bgcolor"] == "white"  # plotly_white
+               for f in practice)
+    assert practice[0]["data"] == browser_preload.PRACTICE_FIGURE["data"]
     html = browser_preload.script(("Slider.DDD.js", "PlotlyChart.C.js"), practice)
     listed = re.search(r"const files = (\[.*?\]);", html).group(1)
     assert json.loads(listed) == ["Slider.DDD.js", "PlotlyChart.C.js"]
     assert html.startswith("<script>") and html.rstrip().endswith("</script>")
     drawn = json.loads(re.search(r"const practice = (.*);\n", html).group(1))
-    assert [t["type"] for t in drawn["data"]] == ["bar", "scatter"]
-    assert drawn == practice  # the same figure, with its "<extra>" tags escaped for HTML
+    assert [[t["type"] for t in f["data"]] for f in drawn] == [["bar", "scatter"],
+                                                              ["scatter", "scatter"]]
+    assert drawn == practice  # the same figures, with "<extra>" and "<b>" escaped for HTML
     assert "<extra>" not in html and "\\u003cextra\\u003e" in html
-    assert "const practice = null;" in browser_preload.script(("Slider.DDD.js",))
+    assert "const practice = [];" in browser_preload.script(("Slider.DDD.js",))
+
+
+def test_the_practice_scatter_draws_markers_as_the_embedding_map_does():
+    scatter = browser_preload.practice_scatter(points=10)
+    circles, diamonds = scatter["data"]
+    assert len(circles["x"]) == len(diamonds["x"]) == 5  # every point once, alternating
+    assert circles["customdata"] == [0, 2, 4, 6, 8] and diamonds["customdata"] == [1, 3, 5, 7, 9]
+    assert circles["marker"]["symbol"] == ["circle"] * 5 and diamonds["marker"]["symbol"] == ["diamond"] * 5
+    assert len({(x, y) for x, y in zip(circles["x"] + diamonds["x"],
+                                       circles["y"] + diamonds["y"])}) == 10  # no overlaps
+    assert browser_preload.practice_scatter() == browser_preload.practice_scatter()
 
 
 def test_the_script_is_sent_once_per_session():

@@ -62,3 +62,33 @@ def test_imports_follow_the_runs(tmp_path):
     assert log.read_text().split("\n")[:-1] == [
         "start first_mod", "end first_mod", "start slow_mod", "end slow_mod", "run",
         "start last_mod", "end last_mod"]
+
+
+def test_later_imports_wait_for_a_quiet_spell_after_the_first_run(tmp_path):
+    _module(tmp_path, "later_mod")
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(tmp_path)!r})
+        from ui import preload
+
+        default = sys.getswitchinterval()
+        assert preload.start((), ("later_mod",), server_timeout=0, settle=0.6)
+        time.sleep(0.2)
+        assert sys.getswitchinterval() == preload.SWITCH_INTERVAL_S  # while preloading
+        with preload.paused():  # the first run
+            pass
+        time.sleep(0.3)
+        with preload.paused():  # the reader clicks on within the quiet spell
+            pass
+        second_ended = time.monotonic()
+        while "later_mod" not in sys.modules and time.monotonic() < second_ended + 10:
+            time.sleep(0.01)
+        waited = time.monotonic() - second_ended
+        assert "later_mod" in sys.modules
+        assert waited >= 0.6, waited  # a full quiet spell after the latest run
+        assert preload.wait(10)
+        assert sys.getswitchinterval() == default  # restored once done
+    """)
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr

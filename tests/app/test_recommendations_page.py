@@ -69,11 +69,21 @@ def test_llm_failure_falls_back_and_says_why(monkeypatch):
     assert "Written by template" in texts(at)
 
 
+def open_tab(at, label: str) -> None:
+    at.session_state["rec_view"] = label
+    at.run()
+
+
 @pytest.mark.slow
 def test_compare_runs_and_cold_start(monkeypatch):
     home, ids = trained_home()
     at = open_page("recommendations", monkeypatch, home)
     at.selectbox(key="rec_run").set_value(ids["text_lightgcn"]).run()
+    # Closed tabs are not computed: no second run to pick, no sentence box yet.
+    assert not [s for s in at.selectbox if s.key == "rec_other"] and not at.text_area
+    open_tab(at, "Compare two runs")
+    # The user tab's cards are gone; the narrator settings above the tabs stay.
+    assert [e.label for e in at.expander] == ["Explanation narrator (optional language model)"]
     at.selectbox(key="rec_other").set_value(ids["lightgcn"]).run()
     both = [f for f in _frames(at, "in both")]
     assert len(both) == 2
@@ -82,6 +92,7 @@ def test_compare_runs_and_cold_start(monkeypatch):
     assert shared == set(both[0]["item"]) & set(both[1]["item"])
     assert f"**{len(shared)} of 10** items are in both lists" in texts(at)
     # A sentence gives recommendations from the text model.
+    open_tab(at, "Cold start")
     at.text_area(key="cold_text").set_value("A family film about dragons and magic").run()
     at.button(key="cold_text_go").click().run()
     cold = next(f for f in _frames(at, "interactions"))
