@@ -20,9 +20,10 @@ k = c1.slider("How many recommendations (K)", 5, 50, 10, key="rec_k")
 include_cold = c2.checkbox("Include items with no interactions", value=True, key="rec_cold",
                            help="Text models can recommend items nobody has interacted with yet.")
 
-query = st.text_input("Find a user by id", key="rec_query", placeholder="e.g. u0042")
+find, pick = st.columns([1, 2])
+query = find.text_input("Find a user by id", key="rec_query", placeholder="e.g. u0042")
 ids = [str(u) for u in ds.user_ids if query.strip().lower() in str(u).lower()][:500]
-user = st.selectbox(f"User ({len(ids)} shown)", ids, key="rec_user") if ids else None
+user = pick.selectbox(f"User ({len(ids)} shown)", ids, key="rec_user") if ids else None
 if user is None:
     st.warning(f"No user id contains “{query}”.")
 
