@@ -103,6 +103,7 @@ RECORDER = """(() => {
       else if (!(key in rec.seen)) rec.seen[key] = now();
     }
   };
+  rec.check = check;
   new MutationObserver(check).observe(document, {subtree: true, childList: true,
     characterData: true, attributes: true});
   const fill = CanvasRenderingContext2D.prototype.fill;
@@ -146,7 +147,8 @@ PAGES = {
 
 def watch(page, content: Page) -> None:
     """Tell the recorder what the next page's content is (before clicking)."""
-    page.evaluate("(w) => { window.__bench.watch = w; }", [list(w) for w in content.watch])
+    page.evaluate("(w) => { window.__bench.watch = w; window.__bench.check(); }",
+                  [list(w) for w in content.watch])
 
 
 def drawn_at(page, content: Page, timeout: float = 120.0) -> tuple[float, float, dict]:

@@ -16,7 +16,11 @@ files = data_form.choose_files()
 if files is not None:
     mapping = None if files.bundled else data_form.column_mapping(files)
     with st.container(border=True):
-        opts = data_form.options(given=files.has_test)
+        # In a popover: the browser draws its widgets only when it is opened.
+        tune, chosen = st.columns([1, 3], vertical_alignment="center")
+        with tune.popover("Feedback, k-core and split", icon=":material/tune:"):
+            opts = data_form.options(given=files.has_test)
+        chosen.caption(data_form.describe(opts))
         name = st.text_input("Name this dataset", value=files.default_name,
                              key=f"opt_name_{files.default_name}")
         submitted = st.button("Load dataset", type="primary", key="load_button")

@@ -129,7 +129,7 @@ def options(has_rating: bool = True, given: bool = False) -> dict[str, Any]:
     (method ``"given"``); only a validation share carved from train is offered.
     """
     c1, c2, c3 = st.columns(3)
-    implicit = c1.checkbox("Convert ratings to implicit feedback", key="opt_implicit",
+    implicit = c1.checkbox("Implicit feedback", key="opt_implicit",
                            disabled=not has_rating,
                            help="Keep only interactions rated at least the threshold, as 1s.")
     threshold = c1.number_input("Threshold (rating ≥)", value=4.0, step=0.5,
@@ -164,6 +164,22 @@ def options(has_rating: bool = True, given: bool = False) -> dict[str, Any]:
         seed = int(p3.number_input("Seed", min_value=0, value=0, step=1, key="opt_seed"))
     return {"threshold": float(threshold) if implicit else None, "kcore": int(kcore),
             "split": method, "seed": seed, "params": params}
+
+
+def describe(opts: dict[str, Any]) -> str:
+    """The options of :func:`options` in plain words, for the line beside their popover."""
+    feedback = ("explicit ratings" if opts["threshold"] is None
+                else f"implicit: ratings ≥ {opts['threshold']:g} kept as 1s")
+    kcore = f"{opts['kcore']}-core" if opts["kcore"] else "no k-core"
+    params = opts["params"]
+    shares = [f"{params[k]:.0%} {label}" for k, label in
+              (("test", "test"), ("fraction", "cold items"), ("valid", "validation"))
+              if params.get(k)]
+    split = "not split" if opts["split"] == "none" else f"{opts['split']} split"
+    if shares:
+        split += f" ({', '.join(shares)}"
+        split += f", seed {opts['seed']})" if opts["split"] in ("random", "cold_items") else ")"
+    return f"{feedback} · {kcore} · {split}"
 
 
 def load_choice(files: Files, mapping: dict[str, str | None] | None, opts: dict[str, Any],

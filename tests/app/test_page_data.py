@@ -96,6 +96,8 @@ def test_seed_example_with_threshold_and_kcore_options():
     at.selectbox(key="opt_split").set_value("none")
     at.checkbox(key="opt_implicit").check().run()
     at.number_input(key="opt_threshold").set_value(3.0).run()
+    # The options sit in a popover; the line beside it says what they are.
+    assert "implicit: ratings ≥ 3 kept as 1s · no k-core · not split" in [c.value for c in at.caption]
     at.button(key="load_button").click().run()
     assert_clean(at)
     ds = at.session_state[state.DATASETS]["seed example"]
@@ -241,3 +243,21 @@ def test_test_file_over_the_upload_limit_gets_a_clear_message():
         assert not [b for b in at.button if b.key == "load_button"]  # nothing to load
     finally:
         config.set_option("server.maxUploadSize", old)
+
+
+def test_options_are_described_in_plain_words():
+    from ui.data_form import describe
+
+    base = {"threshold": None, "kcore": 0, "split": "random", "seed": 0,
+            "params": {"test": 0.2, "valid": 0.1}}
+    assert describe(base) == ("explicit ratings · no k-core · random split "
+                              "(20% test, 10% validation, seed 0)")
+    assert describe({**base, "threshold": 4.0, "kcore": 5, "split": "temporal",
+                     "params": {"test": 0.25, "valid": 0.0}}) == (
+        "implicit: ratings ≥ 4 kept as 1s · 5-core · temporal split (25% test)")
+    assert describe({**base, "split": "cold_items", "seed": 3,
+                     "params": {"fraction": 0.3, "valid": 0.05}}).endswith(
+        "cold_items split (30% cold items, 5% validation, seed 3)")
+    assert describe({**base, "split": "none", "params": {}}).endswith("· not split")
+    assert describe({**base, "split": "given", "params": {"valid": 0.0}}).endswith(
+        "· given split")

@@ -100,6 +100,23 @@ def test_the_warm_up_stops_when_the_reader_moves_on(page, app_url):
                    for name in late), late
 
 
+def test_load_options_open_in_a_popover_and_their_summary_follows(page, app_url):
+    open_app(page, app_url, "data")
+    page.locator(".js-plotly-plot").nth(3).wait_for()
+    summary = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="explicit ratings")
+    assert "no k-core" in summary.first.inner_text()
+    # The options' widgets are drawn only once the popover opens.
+    assert page.get_by_role("spinbutton", name="k-core").count() == 0
+    page.get_by_role("button", name="Feedback, k-core and split").click()
+    kcore = page.get_by_role("spinbutton", name="k-core")
+    kcore.fill("2")
+    kcore.press("Enter")
+    wait_idle(page)
+    assert "2-core" in summary.first.inner_text()
+    assert kcore.is_visible()  # the popover stays open for the next change
+    assert page.dialogs == []
+
+
 def test_upload_with_unusual_column_names_shows_the_inferred_mapping(page, app_url):
     open_app(page, app_url, "data")
     page.get_by_text("Upload your files").click()
