@@ -9,8 +9,10 @@ help, the first visit of Data, Graph and Embeddings pays for it.
 :func:`warm_browser` writes, once per session, a small script that imports
 those modules one at a time whenever the browser is idle. The front end later
 imports the same URLs and gets the modules already evaluated. Once plotly.js
-is in, the script draws one hidden practice chart (plotly.js compiles its
-drawing code on first use) and removes it. It starts a second after the
+is in, the script draws hidden practice charts one after the other and
+removes them: bars with lines, then a scatter of a few hundred markers
+(plotly.js compiles its drawing code on first use, and the browser optimises
+the code that draws each point only after many points). It starts a second after the
 session's first run has ended, so the first render never waits, and stops
 when a new script run starts: the reader has opened a page, which then loads
 what it needs itself rather than compete with the warm-up.
@@ -49,7 +51,7 @@ _SCRIPT = """<script>
   const running = () => !!app && app.getAttribute("data-test-script-state") === "running";
   const idle = window.requestIdleCallback || ((f) => setTimeout(f, 50));
   let stopped = false;
-  // plotly.js compiles its drawing code on first use: draw a practice chart, hidden.
+  // plotly.js compiles its drawing code on first use: draw the practice charts, hidden.
   const drawOnce = () => {
     if (stopped || !window.Plotly || !practice.length) return Promise.resolve();
     const div = document.createElement("div");
@@ -112,7 +114,7 @@ def module_files(folder: Path | None = None) -> tuple[str, ...]:
 PRACTICE_POINTS = 600
 #: A small chart using what the dashboard's charts use: bars on a category axis with a log
 #: count axis, a dashed line on a second axis, hover templates, an annotation and a legend
-#: (:func:`practice_figure` adds the plotly_white template).
+#: (:func:`practice_figures` adds the plotly_white template).
 PRACTICE_FIGURE = {
     "data": [
         {"type": "bar", "x": ["1", "2–3", "4–7"], "y": [5, 40, 12], "name": "users",

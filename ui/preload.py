@@ -28,6 +28,7 @@ is preloaded and :func:`paused` costs nothing.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import sys
@@ -49,7 +50,7 @@ LATER = ("scipy.sparse", "recsys_core.viz.data_charts", "ui.cache:warm_data", "n
          "ui.cache:warm_kernels", "recsys_core.viz.classroom", "ui.classroom_view:warm",
          "recsys_core.jobs", "recsys_core.viz.embedding_charts", "ui.explore:warm_newest_run",
          "recsys_core.explain", "recsys_core.viz.eval_charts", "recsys_core.text",
-         "recsys_core.bert_encoder", "tokenizers")
+         "recsys_core.bert_encoder", "tokenizers", "ui.preload:freeze_heap")
 
 #: Seconds of quiet after the first run before :data:`LATER` starts.
 SETTLE_S = 1.0
@@ -85,6 +86,18 @@ def paused() -> Iterator[None]:
             _running -= 1
             _runs_done += 1
             _state.notify_all()
+
+
+def freeze_heap() -> None:
+    """Collect garbage once, then leave every object alive out of later collections.
+
+    With torch, PyTorch Geometric and transformers imported the heap holds over
+    half a million objects, and each full collection walked them all (about 0.5 s
+    here) in the middle of whichever page run triggered it. Modules live as long
+    as the server: ``gc.freeze`` moves them to a generation the collector skips.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _import_when_idle(name: str, after_runs: int) -> None:

@@ -92,3 +92,31 @@ def test_later_imports_wait_for_a_quiet_spell_after_the_first_run(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+def test_the_last_step_freezes_the_heap_the_imports_left():
+    script = textwrap.dedent("""
+        import gc, weakref
+        from ui import preload
+
+        class Node:
+            pass
+
+        assert preload.LATER[-1] == "ui.preload:freeze_heap"
+        gc.disable()  # only the preload step collects in this test
+        node = Node()
+        node.itself = node  # a reference cycle: only the collector frees it
+        alive = weakref.ref(node)
+        del node
+        assert alive() is not None and gc.get_freeze_count() == 0
+        assert preload.start((), ("json", "ui.preload:freeze_heap"), server_timeout=0, settle=0)
+        with preload.paused():  # the first run
+            pass
+        assert preload.wait(30)
+        frozen = gc.get_freeze_count()
+        assert frozen > 1000  # the imported modules' objects
+        assert alive() is None  # the cycle was collected before the freeze, not kept
+    """)
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr

@@ -71,7 +71,7 @@ def test_home_has_the_browser_load_chart_and_table_code_while_idle(page, app_url
         (app_url, "data:", "blob:", "about:")) else None)
     open_app(page, app_url)
     page.locator('[data-testid="stPageLink"]').nth(6).wait_for()
-    # No chart or table on Home, yet their code arrives, and plotly.js has drawn once.
+    # No chart or table on Home, yet their code arrives, and plotly.js has practised.
     page.wait_for_function(
         "() => window.Plotly !== undefined && performance.getEntriesByType('resource')"
         ".some(r => r.name.includes('/static/js/TextArea.'))", timeout=60_000)
@@ -79,7 +79,7 @@ def test_home_has_the_browser_load_chart_and_table_code_while_idle(page, app_url
                            ".map(r => r.name.split('/').pop())")
     for element in ("PlotlyChart.", "DataFrame.", "IFrame.", "Slider."):
         assert any(name.startswith(element) for name in loaded), element
-    assert page.locator(".js-plotly-plot").count() == 0  # the practice chart is gone
+    assert page.locator(".js-plotly-plot").count() == 0  # the practice charts are gone
     go_to(page, "Data")
     page.locator(".js-plotly-plot").nth(3).wait_for()  # the page's own four charts
     assert page.dialogs == []
