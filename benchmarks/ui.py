@@ -58,8 +58,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
+from browser_harness import PAGES as HARNESS_PAGES  # noqa: E402
 from browser_harness import (  # noqa: E402
     StreamlitServer,
+    go_to,
     graph_frame,
     launch_chromium,
     wait_idle,
@@ -68,10 +70,6 @@ from browser_harness import (  # noqa: E402
 START_TARGET_S = 5.0
 PAGE_TARGET_S = 2.0
 RECOMMEND_TARGET_MS = 50.0
-#: URL path of each page (the harness knows only the first four).
-PAGE_PATHS = {"Home": "", "Data": "data", "Graph": "graph", "Message passing": "classroom",
-              "Train": "train", "Embeddings": "embeddings", "Recommendations": "recommendations",
-              "Evaluation": "evaluation"}
 #: The pages that open saved runs.
 RUN_PAGES = ("Train", "Embeddings", "Recommendations", "Evaluation")
 
@@ -171,13 +169,6 @@ def drawn_at(page, content: Page, timeout: float = 120.0) -> tuple[float, float,
     return max(times) / 1000, seen, extra
 
 
-def go_to(page, title: str, timeout: float = 120.0) -> None:
-    """Switch page with the sidebar navigation (keeps the session and its datasets)."""
-    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
-    path = PAGE_PATHS[title]
-    page.wait_for_url(f"**/{path}" if path else "**/", timeout=timeout * 1000)
-
-
 def click_time(page) -> float:
     """Epoch seconds of the latest click, as the page recorded it."""
     return page.evaluate("window.__bench.clicks.at(-1)") / 1000
@@ -253,7 +244,7 @@ def emit(record: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2, help="visits per page (first is cold)")
-    parser.add_argument("--pages", default=",".join(PAGE_PATHS),
+    parser.add_argument("--pages", default=",".join(HARNESS_PAGES),
                         help="comma-separated sidebar titles to time (default: all)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs of each saved run")
     parser.add_argument("--servers", type=int, default=1,
@@ -265,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [t.strip() for t in args.pages.split(",") if t.strip()]
     unknown = [t for t in chosen if t not in PAGES]
     if unknown:
-        parser.error(f"unknown page(s) {unknown}; choose from {list(PAGE_PATHS)}")
+        parser.error(f"unknown page(s) {unknown}; choose from {list(HARNESS_PAGES)}")
     # Home is visited last in each round, so the first visit of the others is cold.
     chosen = [t for t in PAGES if t in chosen]
 

@@ -12,8 +12,8 @@ imports the same URLs and gets the modules already evaluated. Once plotly.js
 is in, the script draws hidden practice charts one after the other and
 removes them: bars with lines, then a scatter of a few hundred markers
 (plotly.js compiles its drawing code on first use, and the browser optimises
-the code that draws each point only after many points). It starts a second after the
-session's first run has ended, so the first render never waits, and stops
+the code that draws each point only after many points). It starts a second
+after the session's first run has ended, so the first render never waits, and stops
 when a new script run starts: the reader has opened a page, which then loads
 what it needs itself rather than compete with the warm-up.
 
@@ -177,11 +177,18 @@ def _script_json(value) -> str:
             .replace("&", "\\u0026"))
 
 
+@lru_cache(maxsize=1)
+def warm_up_html() -> str | None:
+    """The warm-up script for the installed Streamlit, built once per server (None when
+    none of its modules is found)."""
+    files = module_files()
+    return script(files, practice_figures()) if files else None
+
+
 def warm_browser() -> None:
     """Send the warm-up script on the session's first run (nothing after, nothing if none found)."""
     if st.session_state.get(SENT):
         return
     st.session_state[SENT] = True
-    files = module_files()
-    if files:
-        st.html(script(files, practice_figures()), unsafe_allow_javascript=True)
+    if html := warm_up_html():
+        st.html(html, unsafe_allow_javascript=True)

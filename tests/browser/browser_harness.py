@@ -22,7 +22,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 #: Page titles in the sidebar navigation -> URL path.
-PAGES = {"Home": "", "Data": "data", "Graph": "graph", "Message passing": "classroom"}
+#: Sidebar title -> URL path of every page.
+PAGES = {"Home": "", "Data": "data", "Graph": "graph", "Message passing": "classroom",
+         "Train": "train", "Embeddings": "embeddings", "Recommendations": "recommendations",
+         "Evaluation": "evaluation"}
 
 
 def free_port() -> int:
