@@ -21,11 +21,11 @@ method = c1.selectbox("Projection", ["pca", "tsne", "umap"], key="emb_method",
                            "neighbourhoods and run on a sample of large runs.")
 color_by = c2.selectbox("Colour by", ec.COLOR_BY, key="emb_color",
                         help="Node type, item genre, degree (log scale) or Louvain community.")
-shown = c3.selectbox("Nodes", ["users and items", "items", "users"], key="emb_nodes")
-kinds = {"users and items": ("user", "item"), "items": ("item",), "users": ("user",)}[shown]
+kinds = c3.selectbox("Nodes", list(explore.KIND_NAMES), key="emb_nodes",
+                     format_func=explore.KIND_NAMES.get)
 
 try:
-    view = explore.projection_view(run_id, method, kinds)
+    view, fig = explore.projection_chart(run_id, method, kinds, color_by)
 except AttributeError as err:  # popularity and graph filters score without embeddings
     st.info(f"Nothing to draw: {err}. Pick a run of an embedding model (lightgcn, mf, "
             "text_lightgcn, ...).")
@@ -35,12 +35,8 @@ except Exception as err:  # a failed projection must not break the page
     st.stop()
 table = view.table
 if color_by == "community":
-    labels, how = explore.communities(run_id)
-    table = table.assign(community=labels[table["node"].to_numpy()])
-    st.caption(how + ".")
+    st.caption(explore.communities(run_id)[1] + ".")
 st.caption(view.note)
-fig = ec.projection_figure(table, view.coords, color_by,
-                           title=f"{method.upper()} of {shown} · run {run_id}")
 event = st.plotly_chart(fig, key="emb_chart", on_select="rerun", selection_mode="points",
                         config={"displaylogo": False})
 

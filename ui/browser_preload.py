@@ -42,6 +42,10 @@ SENT = "browser_preload_sent"
 
 _SCRIPT = """<script>
 (() => {
+  // Once per page load: the front end can run this element's script again when it
+  // redraws the element (as it does while the next page replaces it).
+  if (window.__graphrecWarmUp) return;
+  window.__graphrecWarmUp = true;
   // Resolve against the app's own bundle, as the front end's dynamic imports do.
   const bundle = document.querySelector('script[type="module"][src*="/static/js/"]');
   if (!bundle) return;
@@ -55,6 +59,7 @@ _SCRIPT = """<script>
   const drawOnce = () => {
     if (stopped || !window.Plotly || !practice.length) return Promise.resolve();
     const div = document.createElement("div");
+    div.className = "graphrec-practice";
     div.style.cssText = "position:fixed;left:-10000px;top:0;width:640px;height:340px;visibility:hidden";
     document.body.appendChild(div);
     const draw = (done, figure) => done.then(() => stopped ? null

@@ -42,13 +42,21 @@ def node_embeddings(run_id: str) -> tuple[pd.DataFrame, np.ndarray]:
     return ec.node_table(ds), x
 
 
+#: The Embeddings page's first view: projection, colour and nodes.
+FIRST_VIEW = ("pca", "kind", ("user", "item"))
+
+
 def warm_newest_run() -> None:
-    """Load the newest saved run and its embeddings, which the run pages open first, into
-    the shared caches (the server's preload calls it)."""
+    """Load the newest saved run, its embeddings and the Embeddings page's first map, which
+    the run pages open first, into the shared caches (the server's preload calls it)."""
     with no_run_context_warning():
         saved = runs.runs_frame()
         if not saved.empty:
-            node_embeddings(saved["run"].iloc[0])
+            method, color_by, kinds = FIRST_VIEW
+            try:
+                projection_chart(saved["run"].iloc[0], method, kinds, color_by)
+            except Exception:  # e.g. a popularity run has no embeddings; its page says so
+                node_embeddings(saved["run"].iloc[0])
 
 
 @dataclass
@@ -76,6 +84,23 @@ def projection_view(run_id: str, method: str, kinds: tuple[str, ...], seed: int 
         note += " Read from the cache."
     rows = nodes[proj.rows[show]]
     return View(table.iloc[rows].reset_index(drop=True), proj.coords[show], note, proj)
+
+
+KIND_NAMES = {("user", "item"): "users and items", ("item",): "items", ("user",): "users"}
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def projection_chart(run_id: str, method: str, kinds: tuple[str, ...], color_by: str,
+                     seed: int = 0) -> tuple[View, Any]:
+    """The projection and its scatter (a plotly figure, built once: building and validating
+    thousands of points takes plotly a few tenths of a second)."""
+    view = projection_view(run_id, method, kinds, seed)
+    table = view.table
+    if color_by == "community":
+        labels, how = communities(run_id)
+        table = table.assign(community=labels[table["node"].to_numpy()])
+    title = f"{method.upper()} of {KIND_NAMES.get(kinds, ', '.join(kinds))} · run {run_id}"
+    return view, ec.projection_figure(table, view.coords, color_by, title=title)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Finding communities…")

@@ -169,6 +169,14 @@ def _hover(frame: pd.DataFrame) -> list[str]:
             for t, k, i, d in zip(frame["title"], frame["kind"], frame["id"], frame["degree"])]
 
 
+def _one_or_each(symbols: np.ndarray) -> str | list[str]:
+    # One symbol for the whole trace when they agree: the browser then styles the points
+    # together instead of one by one.
+    if len(symbols) and (symbols == symbols[0]).all():
+        return str(symbols[0])
+    return symbols.tolist()
+
+
 def scatter_class(points: int) -> type[go.Scatter] | type[go.Scattergl]:
     """SVG markers up to :data:`SVG_MAX_POINTS` points, WebGL beyond."""
     return go.Scatter if points <= SVG_MAX_POINTS else go.Scattergl
@@ -184,14 +192,15 @@ def _scatter_traces(frame: pd.DataFrame, coords: np.ndarray, color_by: str,
     if len(frame) != len(coords):
         raise ValueError(f"{len(frame)} nodes but {len(coords)} coordinates")
     frame = frame.reset_index(drop=True)
-    symbols = [SYMBOLS.get(k, "circle") for k in frame["kind"]]
+    symbols = np.array([SYMBOLS.get(k, "circle") for k in frame["kind"]], dtype=object)
     hover = _hover(frame)
     scatter = scatter_class(len(frame))
     if color_by == "degree":
         colour = np.log10(frame["degree"].to_numpy(np.float64) + 1)
         return [scatter(
             x=coords[:, 0], y=coords[:, 1], mode="markers", name="nodes",
-            marker=dict(size=marker_size, color=colour, colorscale="Viridis", symbol=symbols,
+            marker=dict(size=marker_size, color=colour, colorscale="Viridis",
+                        symbol=_one_or_each(symbols),
                         colorbar=dict(title="log10(1 + degree)") if show_legend else None,
                         showscale=show_legend),
             hovertext=hover, hoverinfo="text", customdata=frame["node"].to_numpy(),
@@ -207,7 +216,7 @@ def _scatter_traces(frame: pd.DataFrame, coords: np.ndarray, color_by: str,
             x=coords[mask, 0], y=coords[mask, 1], mode="markers", name=str(category),
             legendgroup=str(category), showlegend=show_legend,
             marker=dict(size=marker_size, color=PALETTE[n % len(PALETTE)],
-                        symbol=[s for s, m in zip(symbols, mask) if m], opacity=0.8),
+                        symbol=_one_or_each(symbols[mask]), opacity=0.8),
             hovertext=[h for h, m in zip(hover, mask) if m], hoverinfo="text",
             customdata=frame["node"].to_numpy()[mask]))
     return traces

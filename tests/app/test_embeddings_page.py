@@ -29,7 +29,7 @@ def test_projection_colours_and_neighbours(monkeypatch):
     assert "Louvain communities of the whole training graph" in texts(at)
     assert any(t["name"].startswith("community") for t in _scatter_points(at))
     # Neighbours of the first item, among items, by cosine similarity.
-    at.selectbox(key="emb_nodes").set_value("items").run()
+    at.selectbox(key="emb_nodes").set_value(("item",)).run()
     at.selectbox(key="emb_node").set_value(60).run()
     near = next(d.value for d in at.dataframe if "cosine" in d.value.columns)
     assert len(near) == 10 and near["kind"].eq("item").all()
@@ -59,6 +59,7 @@ def test_tsne_is_cached_and_text_model_shows_three_views(monkeypatch):
     from ui import explore
 
     explore.projection_view.clear()
+    explore.projection_chart.clear()
     again = open_page("embeddings", monkeypatch, home)
     again.selectbox(key="emb_run").set_value(ids["text_lightgcn"]).run()
     again.selectbox(key="emb_method").set_value("tsne").run()

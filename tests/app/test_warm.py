@@ -89,8 +89,10 @@ def test_warm_newest_run_fills_what_the_embeddings_page_opens(monkeypatch):
     runs.load_run.clear()
     explore.node_embeddings.clear()
     explore.projection_view.clear()
+    explore.projection_chart.clear()
     explore.warm_newest_run()
     monkeypatch.setattr(RunArchive, "load", _refuse)
+    monkeypatch.setattr(explore.ec, "projection_figure", _refuse)  # the first map is built
     at = open_run_page("embeddings", monkeypatch, home)
     assert at.get("plotly_chart")
     assert at.selectbox(key="emb_run").value == runs.runs_frame()["run"].iloc[0]

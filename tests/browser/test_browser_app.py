@@ -31,6 +31,15 @@ XSS_TITLES = ['<img src=x onerror=alert(1)>', '<script>alert(2)</script>',
               '"><svg onload=alert(3)>']
 
 
+#: Counts the hidden boards the browser warm-up draws its practice charts on.
+PRACTICE_COUNTER = """
+window.__practiceBoards = 0;
+new MutationObserver((changes) => changes.forEach((c) => c.addedNodes.forEach((n) => {
+  if (n.classList && n.classList.contains("graphrec-practice")) window.__practiceBoards += 1;
+}))).observe(document, {childList: true, subtree: true});
+"""
+
+
 def load_upload(page, url, name: str, interactions: bytes, items: bytes | None = None) -> None:
     """Data page: upload files, keep the inferred mapping, load under ``name``."""
     open_app(page, url, "data")
@@ -69,6 +78,7 @@ def test_home_has_the_browser_load_chart_and_table_code_while_idle(page, app_url
     elsewhere = []  # nothing may be fetched from outside the dashboard's own server
     page.on("request", lambda r: elsewhere.append(r.url) if not r.url.startswith(
         (app_url, "data:", "blob:", "about:")) else None)
+    page.add_init_script(PRACTICE_COUNTER)
     open_app(page, app_url)
     page.locator('[data-testid="stPageLink"]').nth(6).wait_for()
     # No chart or table on Home, yet their code arrives, and plotly.js has practised.
@@ -80,8 +90,12 @@ def test_home_has_the_browser_load_chart_and_table_code_while_idle(page, app_url
     for element in ("PlotlyChart.", "DataFrame.", "IFrame.", "Slider."):
         assert any(name.startswith(element) for name in loaded), element
     assert page.locator(".js-plotly-plot").count() == 0  # the practice charts are gone
+    assert page.evaluate("window.__practiceBoards") == 1
     go_to(page, "Data")
     page.locator(".js-plotly-plot").nth(3).wait_for()  # the page's own four charts
+    wait_idle(page)
+    page.wait_for_timeout(2500)  # the warm-up's pause and first imports, had it started again
+    assert page.evaluate("window.__practiceBoards") == 1  # it never runs twice in one tab
     assert page.dialogs == []
     assert elsewhere == []
 

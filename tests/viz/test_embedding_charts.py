@@ -93,7 +93,8 @@ def test_projection_figure_categories_hover_and_customdata():
     assert names == ["item", "user", "selected"]  # largest category first
     item_trace = fig.data[0]
     assert item_trace.customdata.tolist() == [4, 5, 6, 7, 8]
-    assert set(item_trace.marker.symbol) == {"diamond"}
+    assert item_trace.marker.symbol == "diamond"  # one symbol for a trace of one kind
+    assert fig.data[1].marker.symbol == "circle"
     # Titles are escaped: the markup shows as text.
     assert any("&lt;img src=x onerror=alert(1)&gt;" in h for h in item_trace.hovertext)
     assert not any("<img" in h for h in item_trace.hovertext)
@@ -106,6 +107,8 @@ def test_projection_figure_degree_and_errors():
     fig = projection_figure(table, coords, color_by="degree")
     assert len(fig.data) == 1
     np.testing.assert_allclose(fig.data[0].marker.color, np.log10(table["degree"] + 1))
+    # Users and items share this trace: each point keeps its own symbol.
+    assert list(fig.data[0].marker.symbol) == ["circle"] * 4 + ["diamond"] * 5
     with pytest.raises(ValueError, match="cannot colour by 'size'; choose one of: kind, genre, degree, community"):
         projection_figure(table, coords, color_by="size")
     with pytest.raises(ValueError, match="the node table has no 'community' column"):
