@@ -8,11 +8,10 @@ imports them while the server is idle:
 
 1. once the server listens, while the browser loads the front end, the first
    render's modules (:data:`FIRST_RENDER`);
-2. after the app's first script run, the rest (:data:`LATER`), in the order
-   the sidebar lists the pages, each once :data:`QUIET_S` seconds have passed
-   since the latest run ended. The pause leaves the machine to the browser
-   while it fetches and draws what that run sent (on two cores an import
-   beside it slowed a page's drawing by half).
+2. after the app's first script run, and :data:`SETTLE_S` seconds in which
+   no other run started, the rest (:data:`LATER`), in the order the sidebar
+   lists the pages. The pause leaves the server to the browser while it
+   fetches the code of the first page's elements from it.
 
 Along the way it fills the shared caches with what the bundled sample shows
 first (Home's numbers, the Data charts, the Graph page's first view), as the
@@ -53,8 +52,8 @@ LATER = ("scipy.sparse", "recsys_core.viz.data_charts", "ui.cache:warm_data", "n
          "recsys_core.explain", "recsys_core.viz.eval_charts", "recsys_core.text",
          "recsys_core.bert_encoder", "tokenizers", "ui.preload:freeze_heap")
 
-#: Seconds since the latest script run ended before each import of :data:`LATER` starts.
-QUIET_S = 1.0
+#: Seconds of quiet after the first run before :data:`LATER` starts.
+SETTLE_S = 1.0
 #: The interpreter's thread switch interval while preloading (Python's default is 5 ms). The
 #: server's event loop shares the GIL with the import thread: every time it waits on a
 #: socket it must win the GIL back, which a long import holds for a whole interval.
@@ -65,7 +64,6 @@ _state = threading.Condition()  # guards the counters below
 _importing = threading.Lock()  # held by the preload thread while it imports one module
 _running = 0  # script runs and jobs in progress
 _runs_done = 0  # of them finished
-_last_end = 0.0  # time.monotonic() when the latest of them finished
 _started = False
 _done = threading.Event()
 
@@ -73,7 +71,7 @@ _done = threading.Event()
 @contextmanager
 def paused() -> Iterator[None]:
     """Run the block with no background import alongside (waits for one in flight)."""
-    global _running, _runs_done, _last_end
+    global _running, _runs_done
     if not _started:
         yield
         return
@@ -87,7 +85,6 @@ def paused() -> Iterator[None]:
         with _state:
             _running -= 1
             _runs_done += 1
-            _last_end = time.monotonic()
             _state.notify_all()
 
 
@@ -103,15 +100,10 @@ def freeze_heap() -> None:
     gc.freeze()
 
 
-def _import_when_idle(name: str, after_runs: int, quiet: float = 0.0) -> None:
+def _import_when_idle(name: str, after_runs: int) -> None:
     with _state:
-        while True:
-            _state.wait_for(lambda: _running == 0 and _runs_done >= after_runs)
-            left = quiet - (time.monotonic() - _last_end) if _runs_done else 0.0
-            if left <= 0:
-                break
-            _state.wait(left)  # then look again: a run may have started and ended since
         # Holding _state while taking _importing: no run can start in between.
+        _state.wait_for(lambda: _running == 0 and _runs_done >= after_runs)
         _importing.acquire()
     try:
         module, _, function = name.partition(":")
@@ -136,35 +128,48 @@ def _wait_for_server(timeout: float) -> None:
         time.sleep(0.05)
 
 
+def _settle(seconds: float) -> None:
+    """Return once the first run has ended and ``seconds`` passed with no run in progress."""
+    while True:
+        with _state:
+            _state.wait_for(lambda: _running == 0 and _runs_done >= 1)
+            seen = _runs_done
+        time.sleep(seconds)
+        with _state:
+            if _running == 0 and _runs_done == seen:
+                return
+
+
 def _run(first: tuple[str, ...], later: tuple[str, ...], server_timeout: float,
-         quiet: float) -> None:
+         settle: float) -> None:
     switch = sys.getswitchinterval()
     sys.setswitchinterval(min(switch, SWITCH_INTERVAL_S))
     try:
         _wait_for_server(server_timeout)
         for name in first:
             _import_when_idle(name, after_runs=0)
+        _settle(settle)
         for name in later:
-            _import_when_idle(name, after_runs=1, quiet=quiet)
+            _import_when_idle(name, after_runs=1)
     finally:
         sys.setswitchinterval(switch)
         _done.set()
 
 
 def start(first: tuple[str, ...] = FIRST_RENDER, later: tuple[str, ...] = LATER,
-          server_timeout: float = 60.0, quiet: float = QUIET_S) -> bool:
+          server_timeout: float = 60.0, settle: float = SETTLE_S) -> bool:
     """Start the preload thread; only the first call per process does (returns True).
 
     ``first`` is imported once the Streamlit server runs (or ``server_timeout``
     seconds passed), ``later`` once the first script run has ended and
-    no run has ended in the last ``quiet`` seconds (checked before each one).
+    ``settle`` seconds passed with no run.
     """
     global _started
     with _state:
         if _started:
             return False
         _started = True
-    threading.Thread(target=_run, args=(first, later, server_timeout, quiet),
+    threading.Thread(target=_run, args=(first, later, server_timeout, settle),
                      name="graphrec-preload", daemon=True).start()
     return True
 
