@@ -52,11 +52,11 @@ def warm_newest_run() -> None:
     with no_run_context_warning():
         saved = runs.runs_frame()
         if not saved.empty:
-            method, color_by, kinds = FIRST_VIEW
+            run_id, (method, color_by, kinds) = saved["run"].iloc[0], FIRST_VIEW
             try:
-                projection_chart(saved["run"].iloc[0], method, kinds, color_by)
-            except Exception:  # e.g. a popularity run has no embeddings; its page says so
-                node_embeddings(saved["run"].iloc[0])
+                projection_chart(run_id, method, kinds, color_by)
+            except AttributeError:  # no embeddings (a popularity run): the other pages load it
+                runs.load_run(run_id)
 
 
 @dataclass

@@ -170,8 +170,8 @@ def _hover(frame: pd.DataFrame) -> list[str]:
 
 
 def _one_or_each(symbols: np.ndarray) -> str | list[str]:
-    # One symbol for the whole trace when they agree: the browser then styles the points
-    # together instead of one by one.
+    # One symbol for the whole trace when they agree: less for plotly to validate, send
+    # and parse than one string per point.
     if len(symbols) and (symbols == symbols[0]).all():
         return str(symbols[0])
     return symbols.tolist()

@@ -71,3 +71,18 @@ def test_run_whose_folder_was_removed_gives_a_message(tmp_path, monkeypatch):
         f"Run `{gone}` cannot be opened: run {gone!r} is indexed but its folder "
         f"{tmp_path / 'runs' / gone} is missing. Pick another run, or train again on the "
         "Train page."]
+
+
+@pytest.mark.slow
+def test_warming_a_newest_run_without_embeddings_loads_it(tmp_path, monkeypatch):
+    from ui import explore, runs
+    from ui.run_archive import RunArchive
+
+    run_id = _seed_runs(tmp_path, ["popularity"])["popularity"]
+    monkeypatch.setenv("GRAPHREC_HOME", str(tmp_path))
+    runs.load_run.clear()
+    explore.projection_chart.clear()
+    explore.warm_newest_run()  # no map to draw: nothing raised
+    monkeypatch.setattr(RunArchive, "load", lambda *a, **k: pytest.fail("loaded twice"))
+    model, _ = runs.load_run(run_id)  # from the shared cache
+    assert type(model).__name__ == "Popularity"
