@@ -126,7 +126,10 @@ def run_graph_filter(args, ds) -> None:
     # 1. Validation: carve valid from train.txt, fit on the rest, tune on valid users.
     valid_ds = ds.split("given", valid=args.valid, seed=args.seed)
     start = time.perf_counter()
-    model = make(name, n_factors=max(factors), svd_iters=args.svd_iters, seed=args.seed)
+    # Every setting given, so the model's own validation grid is skipped: this script runs
+    # a wider grid itself and only needs the graph and the largest SVD from the fit.
+    model = make(name, ideal_weight=1.0, n_factors=max(factors), sharpen_time=0.0,
+                 svd_iters=args.svd_iters, seed=args.seed)
     model.fit(valid_ds)
     emit(model=name, phase="valid", event="fit", seconds=round(time.perf_counter() - start, 1),
          train=int(len(valid_ds.train)), valid=int(len(valid_ds.valid)))

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from recsys_core.viz import eval_charts as ev
-from ui import explore, runs
+from ui import explore, runs, tune_view
 
 st.title("Evaluation")
 st.markdown("Compare saved runs across models and datasets. Each chart says how its numbers "
@@ -24,8 +24,8 @@ if frame.empty:
 
 ranking = frame[frame["protocol"] == ev.FULL_RANKING]
 ks = sorted(int(k) for k in ranking["k"].dropna().unique())
-metrics = [m for m in ("recall", "ndcg", "precision", "hit_rate", "map", "mrr")
-           if m in set(ranking["metric"])]
+metrics = [m for m in ("recall", "ndcg", "precision", "hit_rate", "map", "map_over_relevant",
+                       "mrr") if m in set(ranking["metric"])]
 segments = ev.segment_order(ranking["segment"].unique())
 c1, c2, c3 = st.columns(3)
 metric = c1.selectbox("Metric", metrics, key="eval_metric", help=None)
@@ -45,9 +45,10 @@ st.download_button("Download the table (CSV)", frame.to_csv(index=False).encode(
                    file_name="evaluation.csv", mime="text/csv", key="eval_download")
 
 # Only the open tab is computed and drawn, so the page stays quick with many runs.
-vs_k, by_segment, coverage, classification, numbers = st.tabs(
+vs_k, by_segment, coverage, classification, numbers, tuning = st.tabs(
     ["Recall and NDCG against K", "By segment", "Coverage and popularity",
-     "Classification metrics and ROC", "All numbers"], key="eval_view", on_change="rerun")
+     "Classification metrics and ROC", "All numbers", "Tuning studies"], key="eval_view",
+    on_change="rerun")
 if vs_k.open:
     with vs_k:
         chart(ev.metric_vs_k(frame, segment=segment), "recall_ndcg_vs_k")
@@ -69,3 +70,6 @@ if classification.open:
 if numbers.open:
     with numbers:
         st.dataframe(frame, hide_index=True, key="eval_table")
+if tuning.open:
+    with tuning:
+        tune_view.studies_panel()

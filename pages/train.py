@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import runs, state, train_form
+from ui import runs, state, train_form, tune_view
 
 st.title("Train")
 st.markdown(
@@ -33,9 +33,13 @@ for name in chosen:
         st.caption(runs.model_summary(name))
         params[name] = train_form.param_inputs(name, key="train")
 
-if st.button("Train", type="primary", key="train_start", disabled=not chosen or not ds.is_split):
+mode, budget = tune_view.mode_inputs()
+if st.button(mode, type="primary", key="train_start", disabled=not chosen or not ds.is_split):
     for name in chosen:
-        runs.submit_training(ds_name, ds, name, params[name])
-    st.toast(f"Started {len(chosen)} training job(s).")
+        if mode == "Tune":
+            tune_view.submit_tuning(ds_name, ds, name, params[name], budget)
+        else:
+            runs.submit_training(ds_name, ds, name, params[name])
+    st.toast(f"Started {len(chosen)} {mode.lower()} job(s).")
 
 runs.live_jobs()

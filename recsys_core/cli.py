@@ -14,10 +14,14 @@ import json
 import math
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from recsys_core.cli_explain import add_explain
+from recsys_core.cli_jobs import add_jobs
+from recsys_core.cli_serve import add_serve
+from recsys_core.cli_tune import add_tune
 from recsys_core.data.report import DataError
 from recsys_core.jsonutil import json_default
 
@@ -155,6 +159,12 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--home", help="run store folder (default: GRAPHREC_HOME or ./.graphrec)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--background", action="store_true",
+                   help="queue a job in its own process, print its id and return at once "
+                        "(see `jobs`)")
+    p.add_argument("--nproc", type=int, metavar="N",
+                   help="train data-parallel on N local processes under torchrun "
+                        "(mf, lightgcn, text_lightgcn; README 'Scaling out')")
     p.set_defaults(func=run_train)
 
 
@@ -187,11 +197,19 @@ def run_train(args: argparse.Namespace) -> int:
     if args.model not in models.available():
         raise DataError(f"unknown model {args.model!r}; choose one of: "
                         f"{', '.join(models.available())}")
+    if getattr(args, "nproc", None) is not None:  # torchrun runs the ranks; its status is ours
+        from recsys_core.distributed.launch import launch_train
+
+        return launch_train(args)
     cls = models.model_class(args.model)
     params = _model_params(args, cls)
     ds = load_from_args(args)
     if not ds.is_split:
         ds = ds.split("given" if args.test else args.split, seed=args.seed or 0)
+    if args.background:
+        from recsys_core.cli_jobs import submit_background
+
+        return submit_background(args, ds, params)
     model = models.make(args.model, **params)
     bar = None
     if not (args.no_progress or args.json):
@@ -208,11 +226,14 @@ def run_train(args: argparse.Namespace) -> int:
                 shown["ndcg@20"] = f"{event.metrics.get('ndcg@20', 0.0):.4f}"
             bar.set_postfix(shown)
 
+    started = time.perf_counter()
     try:
         model.fit(ds, callbacks=[progress])
     finally:
         if bar is not None:
             bar.close()
+    if getattr(model, "train_seconds_", None) is None:  # closed-form models without their own clock
+        model.train_seconds_ = time.perf_counter() - started
     fitted = model.dataset_
     metrics = {}
     if fitted.test is not None and len(fitted.test):
@@ -237,7 +258,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="full-ranking metrics of a saved run on its test part")
+    p = sub.add_parser("evaluate", help="full-ranking metrics of a saved run on its test part",
+                       description="Evaluate a saved run on its test part. The result is "
+                                   "recorded beside the run (evaluations.json); the metrics "
+                                   "stored at training are kept as they were.")
     p.add_argument("run", help="run id (see the run store)")
     p.add_argument("-k", "--ks", type=int, nargs="+", default=[5, 10, 20], help="cut-offs")
     p.add_argument("--segments", action="store_true", help="also by user activity and item coldness")
@@ -266,12 +290,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
     frame = evaluate(model, ds, ks=tuple(args.ks), part="test", segments=args.segments)
     overall = {f"{r.metric}@{int(r.k)}" if _finite_k(r.k) else str(r.metric): float(r.value)
                for r in frame[frame["segment"] == "all"].itertuples()}
-    store.set_metrics(args.run, {**store.get(args.run)["metrics"], **overall})
+    # Recorded beside the run's training-time metrics, which stay as they were.
+    store.add_evaluation(args.run, overall, ds, part="test", ks=list(args.ks),
+                         segments=bool(args.segments))
     if args.json:
         print(frame.to_json(orient="records"))
         return EXIT_OK
     print(f"run {args.run}: {model.name} on {ds.name} (test part, full ranking)")
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    original = store.get(args.run)["metrics"]
+    changed = [key for key, value in overall.items() if isinstance(original.get(key), float)
+               and not math.isclose(original[key], value, rel_tol=1e-6, abs_tol=1e-9)]
+    if changed:
+        print(f"note: differs from the metrics stored at training for {', '.join(changed)}")
     return EXIT_OK
 
 
@@ -320,7 +351,8 @@ def run_recommend(args: argparse.Namespace) -> int:
 
 #: Every command's ``add_<name>`` function, in the order ``--help`` lists them.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    add_info, add_train, add_evaluate, add_recommend, add_explain]
+    add_info, add_train, add_evaluate, add_recommend, add_explain, add_serve, add_tune,
+    add_jobs]
 
 
 def build_parser() -> argparse.ArgumentParser:

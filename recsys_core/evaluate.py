@@ -14,7 +14,10 @@ Top-K metrics, for one user with relevant set ``T`` and ranked list
 - ``hit_rate@K  = 1 if any rel_i else 0``
 - ``ndcg@K      = DCG / IDCG``, ``DCG = sum_i rel_i / log2(i + 1)``,
   ``IDCG = sum_{i <= min(|T|, K)} 1 / log2(i + 1)``  (binary relevance)
-- ``map@K       = sum_i rel_i * precision@i / min(|T|, K)``
+- ``map@K       = sum_i rel_i * precision@i / min(|T|, K)``   (the best list scores 1)
+- ``map_over_relevant@K = sum_i rel_i * precision@i / |T|`` (the
+  normalisation of Microsoft Recommenders' ``map``: a user with more relevant
+  items than K can never reach 1)
 - ``mrr@K       = 1 / (rank of the first hit), 0 if no hit in the top K``
 
 They are averaged over users with at least one relevant item; users with none
@@ -44,7 +47,7 @@ from recsys_core.data.dataset import Dataset
 #: Protocol label of full-ranking rows in :func:`evaluate`.
 FULL_RANKING = "full ranking"
 
-TOP_K_METRICS = ("recall", "precision", "ndcg", "map", "mrr", "hit_rate")
+TOP_K_METRICS = ("recall", "precision", "ndcg", "map", "map_over_relevant", "mrr", "hit_rate")
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "auc", "threshold")
 
 
@@ -84,12 +87,26 @@ def ndcg_at_k(hits: torch.Tensor, n_relevant: torch.Tensor, k: int) -> torch.Ten
     return torch.where(idcg > 0, dcg / idcg.clamp(min=1e-12), torch.zeros_like(dcg))
 
 
-def map_at_k(hits: torch.Tensor, n_relevant: torch.Tensor, k: int) -> torch.Tensor:
-    """Average precision over the hits in the top k, normalised by min(|relevant|, k)."""
+def _precision_sum(hits: torch.Tensor, k: int) -> torch.Tensor:
+    """sum_i rel_i * precision@i over the top k, per user."""
     top = hits[:, :k].to(torch.float64)
     ranks = torch.arange(1, top.shape[1] + 1, dtype=torch.float64)
-    precision_at_i = top.cumsum(dim=1) / ranks
-    return (precision_at_i * top).sum(dim=1) / n_relevant.clamp(min=1, max=k).to(torch.float64)
+    return (top.cumsum(dim=1) / ranks * top).sum(dim=1)
+
+
+def map_at_k(hits: torch.Tensor, n_relevant: torch.Tensor, k: int) -> torch.Tensor:
+    """Average precision over the hits in the top k, normalised by min(|relevant|, k)."""
+    return _precision_sum(hits, k) / n_relevant.clamp(min=1, max=k).to(torch.float64)
+
+
+def map_over_relevant_at_k(hits: torch.Tensor, n_relevant: torch.Tensor, k: int) -> torch.Tensor:
+    """Average precision over the hits in the top k, normalised by |relevant| (not capped at k).
+
+    The normalisation of Microsoft Recommenders' ``map``
+    (``recommenders.evaluation.python_evaluation``); equal to :func:`map_at_k`
+    for users with at most k relevant items, smaller for the others.
+    """
+    return _precision_sum(hits, k) / n_relevant.clamp(min=1).to(torch.float64)
 
 
 def mrr_at_k(hits: torch.Tensor, k: int) -> torch.Tensor:
@@ -108,6 +125,7 @@ def top_k_metrics(hits: torch.Tensor, n_relevant: torch.Tensor, k: int) -> dict[
         "precision": precision_at_k(hits, k),
         "ndcg": ndcg_at_k(hits, n_relevant, k),
         "map": map_at_k(hits, n_relevant, k),
+        "map_over_relevant": map_over_relevant_at_k(hits, n_relevant, k),
         "mrr": mrr_at_k(hits, k),
         "hit_rate": hit_rate_at_k(hits, k),
     }

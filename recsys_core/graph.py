@@ -55,16 +55,31 @@ def normalize_bipartite(r: sp.spmatrix) -> torch.Tensor:
     with np.errstate(divide="ignore"):
         inv_sqrt = np.where(deg > 0, deg ** -0.5, 0.0).astype(np.float32)
     norm = sp.diags(inv_sqrt) @ adj @ sp.diags(inv_sqrt)
-    norm = norm.tocsr()
-    norm.sort_indices()
+    return torch_csr(norm)
+
+
+def torch_csr(m: sp.spmatrix) -> torch.Tensor:
+    """A scipy matrix as a float32 torch sparse CSR tensor (indices sorted, int64).
+
+    torch warns on every construction that its CSR support is "in beta" and
+    that invariant checks are off; the project uses CSR deliberately (the
+    products it needs are stable) and builds valid matrices from scipy, so both
+    warnings are silenced here, for this call only, and the checks are turned
+    off explicitly rather than implicitly.
+    """
     import torch
 
-    return torch.sparse_csr_tensor(
-        torch.as_tensor(norm.indptr, dtype=torch.int64),
-        torch.as_tensor(norm.indices, dtype=torch.int64),
-        torch.as_tensor(norm.data, dtype=torch.float32),
-        size=norm.shape,
-    )
+    m = sp.csr_matrix(m)
+    m.sort_indices()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta",
+                                category=UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.as_tensor(m.indptr, dtype=torch.int64),
+            torch.as_tensor(m.indices, dtype=torch.int64),
+            torch.as_tensor(m.data, dtype=torch.float32),
+            size=m.shape, check_invariants=False,
+        )
 
 
 # --------------------------------------------------------------------------- ego networks

@@ -6,7 +6,8 @@ Layout under ``root`` (default ``$GRAPHREC_HOME`` or ``./.graphrec``)::
                                 metrics (JSON), created / finished, duration, status
     runs/<run_id>/config.json   model name and parameters, dataset summary, training record
                  /weights.safetensors   the model's learned tensors
-                 /metrics.json
+                 /metrics.json          test metrics computed when the run was trained
+                 /evaluations.json      later re-evaluations (``evaluate``), beside them
                  /dataset/      id maps, texts, metadata and split frames as parquet, plus
                                 dataset.json: enough to reload and serve the run without
                                 the original files
@@ -38,6 +39,7 @@ from safetensors.torch import load_file, save_file
 from recsys_core.data.dataset import Dataset
 from recsys_core.data.report import ValidationReport
 from recsys_core.jsonutil import json_default
+from recsys_core.process import pid_alive
 
 RUN_COLUMNS = ("run_id", "name", "dataset_name", "dataset_hash", "model", "config", "metrics",
                "created", "finished", "duration", "status")
@@ -59,6 +61,37 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
+# Hyperparameter searches (recsys_core.tune): one row per study and one per trial.
+_TUNE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS studies (
+    study_id TEXT PRIMARY KEY,
+    model TEXT,
+    dataset_name TEXT,
+    dataset_hash TEXT,
+    created REAL,       -- unix seconds
+    finished REAL,
+    budget_s REAL,      -- the search's wall-clock budget
+    status TEXT,        -- running | finished | failed
+    best_value REAL,    -- best validation NDCG@20
+    best_params TEXT,   -- JSON
+    run_id TEXT,        -- the refit run saved from the best setting
+    info TEXT           -- JSON: metric, sampler, pruner, counts by state
+);
+CREATE TABLE IF NOT EXISTS trials (
+    study_id TEXT,
+    number INTEGER,
+    state TEXT,         -- complete | pruned | fail
+    value REAL,         -- validation NDCG@20 (best epoch; last reported when pruned)
+    params TEXT,        -- JSON: the sampled hyperparameters
+    best_epoch INTEGER,
+    epochs INTEGER,     -- epochs trained
+    duration REAL,      -- seconds
+    message TEXT,
+    PRIMARY KEY (study_id, number)
+)
+"""
+
+
 def default_root() -> Path:
     """``$GRAPHREC_HOME`` or ``./.graphrec``."""
     return Path(os.environ.get("GRAPHREC_HOME") or ".graphrec")
@@ -74,6 +107,7 @@ class RunStore:
         self.db_path = self.root / "runs.sqlite"
         with self._connect() as con:
             con.execute(_SCHEMA)
+            con.executescript(_TUNE_SCHEMA)
         self._clean_temporaries()
         self._reindex_orphans()
 
@@ -105,7 +139,10 @@ class RunStore:
                         "items": ds.n_items, "interactions": ds.n_interactions},
             "train": _jsonable({k: getattr(model, k) for k in
                                 ("best_epoch_", "epochs_trained_", "stopped_by_",
-                                 "train_seconds_", "best_metrics_", "history_")
+                                 "train_seconds_", "best_metrics_", "history_",
+                                 "refit_epochs_", "refit_interactions_", "gate_",
+                                 "gate_values_", "tune_", "job_", "distributed_",
+                                 "selection_")
                                 if hasattr(model, k)}),
             "created": finished - duration,
             "finished": finished,
@@ -142,6 +179,33 @@ class RunStore:
         metrics = _jsonable(metrics)
         _write_json(folder / "metrics.json", metrics)
         self._query("UPDATE runs SET metrics = ? WHERE run_id = ?", (json.dumps(metrics), run_id))
+
+    def add_evaluation(self, run_id: str, metrics: dict[str, Any], dataset: Dataset,
+                       part: str = "test", **details: Any) -> dict[str, Any]:
+        """Record a later evaluation of a run beside its original metrics; the record.
+
+        The run's ``metrics`` (what it scored when it was trained) are never
+        changed: a re-evaluation can use other cut-offs, segments or data, and
+        the run's listing must keep showing what training produced. Each
+        record says when (``evaluated``, unix seconds), on which data
+        (``dataset``: name, content hash, part and its interaction count) and
+        ``metrics``; ``details`` (e.g. ``ks``) are stored as given. Records are
+        appended to ``runs/<run_id>/evaluations.json``, written atomically.
+        """
+        folder = self._folder(run_id)
+        frame = getattr(dataset, part, None)
+        record = _jsonable({
+            "evaluated": time.time(),
+            "dataset": {"name": dataset.name, "hash": dataset.content_hash(), "part": part,
+                        "interactions": 0 if frame is None else int(len(frame))},
+            "metrics": metrics, **details})
+        _write_json(folder / "evaluations.json", [*self.evaluations(run_id), record])
+        return record
+
+    def evaluations(self, run_id: str) -> list[dict[str, Any]]:
+        """Re-evaluations recorded by :meth:`add_evaluation`, oldest first (empty if none)."""
+        path = self._folder(run_id) / "evaluations.json"
+        return json.loads(path.read_text()) if path.is_file() else []
 
     # ------------------------------------------------------------------ read
     def list(self) -> pd.DataFrame:
@@ -197,12 +261,50 @@ class RunStore:
             os.replace(folder, trash)
             shutil.rmtree(trash, ignore_errors=True)
 
+    # ------------------------------------------------------------------ tuning studies
+    def save_study(self, study: dict[str, Any]) -> None:
+        """Insert or update a study row (keys as the ``studies`` columns; JSON fields as dicts)."""
+        row = {**study, "best_params": json.dumps(_jsonable(study.get("best_params") or {})),
+               "info": json.dumps(_jsonable(study.get("info") or {}))}
+        cols = ("study_id", "model", "dataset_name", "dataset_hash", "created", "finished",
+                "budget_s", "status", "best_value", "best_params", "run_id", "info")
+        self._query(f"INSERT OR REPLACE INTO studies VALUES ({', '.join('?' * len(cols))})",
+                    tuple(row.get(c) for c in cols))
+
+    def save_trial(self, study_id: str, trial: dict[str, Any]) -> None:
+        """Insert or update one trial of a study."""
+        cols = ("number", "state", "value", "params", "best_epoch", "epochs", "duration",
+                "message")
+        row = {**trial, "params": json.dumps(_jsonable(trial.get("params") or {}))}
+        self._query(f"INSERT OR REPLACE INTO trials VALUES (?, {', '.join('?' * len(cols))})",
+                    (study_id, *(row.get(c) for c in cols)))
+
+    def studies(self) -> pd.DataFrame:
+        """One row per tuning study, newest first; JSON fields parsed."""
+        rows = self._query("SELECT * FROM studies ORDER BY created DESC")
+        frame = pd.DataFrame([dict(r) for r in rows])
+        for col in ("best_params", "info"):
+            if col in frame:
+                frame[col] = [json.loads(v) if v else {} for v in frame[col]]
+        return frame
+
+    def trials(self, study_id: str) -> pd.DataFrame:
+        """A study's trials in order: number, state, value, params (dict), epochs, duration."""
+        rows = self._query("SELECT * FROM trials WHERE study_id = ? ORDER BY number", (study_id,))
+        if not rows and not self._query("SELECT 1 FROM studies WHERE study_id = ?", (study_id,)):
+            raise KeyError(f"unknown tuning study {study_id!r} in {self.root}")
+        frame = pd.DataFrame([dict(r) for r in rows],
+                             columns=["study_id", "number", "state", "value", "params",
+                                      "best_epoch", "epochs", "duration", "message"])
+        frame["params"] = [json.loads(v) if v else {} for v in frame["params"]]
+        return frame
+
     # ------------------------------------------------------------------ recovery
     def _clean_temporaries(self) -> None:
         """Remove temporary folders of saves whose process is gone."""
         for tmp in self.runs_dir.glob(".tmp-*"):
             pid = tmp.name.rsplit("-", 1)[-1]
-            if not (pid.isdigit() and _alive(int(pid))):
+            if not (pid.isdigit() and pid_alive(int(pid))):
                 shutil.rmtree(tmp, ignore_errors=True)
 
     def _reindex_orphans(self) -> None:
@@ -301,15 +403,3 @@ def _write_json(path: Path, data: Any) -> None:
 def _jsonable(data: Any) -> Any:
     """``data`` round-tripped through JSON (numpy scalars become Python numbers)."""
     return json.loads(json.dumps(data, default=json_default))
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -16,7 +16,10 @@ Validation: early stopping watches NDCG@20 on the dataset's validation part
 (``recsys_core.evaluate.ranking_metrics``, full ranking, training items
 masked). A dataset without one gets it carved from its training
 interactions (``valid_fraction`` of each user's items), never from test.
-The best epoch's parameters are restored at the end.
+The best epoch's parameters are restored at the end. With ``refit`` (the
+default) the model is then retrained from scratch on train + validation for
+that many epochs (:meth:`Trainer.refit`): validation chose the epoch count, and
+its interactions are given back to the final model rather than withheld.
 
 Module protocol
 ---------------
@@ -39,11 +42,18 @@ calls its ``invalidate()`` after each update so scores are recomputed.
 Callbacks are callables receiving a :class:`TrainEvent` after every epoch;
 raising :class:`StopTraining` ends training cleanly (best epoch restored).
 Same config and seed give identical results.
+
+Within :func:`parallel` every trainer is data-parallel across the ranks of a
+torchrun job (:mod:`recsys_core.distributed`): each rank trains on its slice
+of every global batch, gradients are averaged, rank 0 validates for all.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
+import dataclasses
 import math
 import os
 import time
@@ -79,6 +89,10 @@ class TrainConfig:
     valid_fraction: float = 0.1  # share of each user's training items held out when the dataset has no validation part
     max_seconds: float | None = None  # wall-clock budget for the whole run (None: no limit)
     threads: int | None = None  # torch threads (None: idle cores, see set_threads)
+    # After early stopping picks the epoch count, retrain from scratch on train + validation
+    # for that many epochs, so no training interaction is withheld from the final model
+    # (False: keep the early-stopped model, trained without the validation part).
+    refit: bool = True
 
     def __post_init__(self) -> None:
         # Caught here with the parameter's name, not deep in the loop as a ZeroDivisionError.
@@ -265,6 +279,10 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.steps = 0
         self._batches: Iterator[Batch] | None = None
+        self.negatives = self.generator  # draws negatives; a data-parallel rank gets its own
+        self.parallel = _PARALLEL.get()  # set by `parallel`: train data-parallel over ranks
+        if self.parallel is not None:
+            self.parallel.attach(self)
 
     # ---------------------------------------------------------------- steps
     @property
@@ -274,11 +292,19 @@ class Trainer:
     def epoch_batches(self) -> Iterator[Batch]:
         """One epoch: every training interaction once, shuffled, with fresh negatives."""
         order = torch.randperm(len(self.users), generator=self.generator)
-        for start in range(0, len(order), self.config.batch_size):
-            idx = order[start:start + self.config.batch_size]
+        for idx in self.index_batches(order):
             users = self.users[idx]
-            yield Batch(users, self.items[idx], self.sampler.sample(users, self.generator),
+            yield Batch(users, self.items[idx], self.sampler.sample(users, self.negatives),
                         self.ratings[idx])
+
+    def index_batches(self, order: Tensor) -> list[Tensor]:
+        """The epoch's batches of interaction indices from its shuffled ``order``.
+
+        Data-parallel, this rank's share of every global batch (``parallel``).
+        """
+        if self.parallel is not None:
+            return self.parallel.batches(order, self.config.batch_size)
+        return list(order.split(self.config.batch_size))
 
     def _bpr(self, module: torch.nn.Module, batch: Batch) -> Tensor:
         items = torch.cat([batch.pos, batch.neg])
@@ -319,19 +345,45 @@ class Trainer:
         """One pass over the training interactions; mean loss."""
         self._batches = None
         losses = [self.step(batch) for batch in self.epoch_batches()]
-        return float(np.mean(losses)) if losses else float("nan")
+        loss = float(np.mean(losses)) if losses else float("nan")
+        return self.parallel.mean(loss) if self.parallel is not None else loss
 
     # ---------------------------------------------------------------- validation
     def validate(self) -> dict[str, float]:
         from recsys_core.evaluate import ranking_metrics
 
         self.model.invalidate()
+        if self.parallel is not None:  # rank 0 evaluates; every rank acts on its numbers
+            return self.parallel.first(
+                lambda: ranking_metrics(self.model, self.dataset, part="valid", ks=(20,)))
         return ranking_metrics(self.model, self.dataset, part="valid", ks=(20,))
 
     @property
     def has_validation(self) -> bool:
         valid = self.dataset.valid
         return valid is not None and len(valid) > 0
+
+    # ---------------------------------------------------------------- checkpoints
+    def state(self) -> dict[str, Any]:
+        """Everything the next epoch depends on: parameters, Adam moments, RNG states, steps."""
+        _, keys, pos, has_gauss, cached = np.random.get_state()
+        return {"module": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+                "numpy_rng": {"keys": torch.as_tensor(keys.astype(np.int64)), "pos": int(pos),
+                              "has_gauss": int(has_gauss), "cached": float(cached)},
+                "steps": self.steps}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state`'s output (same model, data and settings)."""
+        self.module.load_state_dict(state["module"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        rng = state["numpy_rng"]
+        np.random.set_state(("MT19937", rng["keys"].numpy().astype(np.uint32), rng["pos"],
+                             rng["has_gauss"], rng["cached"]))
+        self.steps = int(state["steps"])
+        self.model.invalidate()
 
     # ---------------------------------------------------------------- loop
     def fit(self, callbacks: Sequence[Callable[[TrainEvent], Any]] = ()):
@@ -349,8 +401,25 @@ class Trainer:
         history: list[dict[str, Any]] = []
         stopped_by = "epochs"
         epoch = 0
+        checkpoints = _CHECKPOINTS.get()  # set by `checkpointing`: save each epoch, resume
+        stage = checkpoints.begin() if checkpoints is not None else 0
+        saved = checkpoints.load(stage) if checkpoints is not None else None
+        if saved is not None:
+            self.load_state(saved["trainer"])
+            start -= saved["seconds"]
+            (epoch, best_metric, best_epoch, best_metrics, best_state, bad_evals, history,
+             stopped_by) = (saved[k] for k in _LOOP_KEYS)
+
+        def snapshot(finished: bool) -> None:
+            if checkpoints is not None:
+                loop = (epoch, best_metric, best_epoch, best_metrics, best_state, bad_evals,
+                        history, stopped_by)
+                checkpoints.save(stage, epoch, {"trainer": self.state(), "finished": finished,
+                                                "seconds": time.perf_counter() - start,
+                                                **dict(zip(_LOOP_KEYS, loop))})
         try:
-            for epoch in range(1, cfg.epochs + 1):
+            first = cfg.epochs + 1 if saved is not None and saved["finished"] else epoch + 1
+            for epoch in range(first, cfg.epochs + 1):
                 loss = self.run_epoch()
                 metrics: dict[str, float] = {}
                 evaluate_now = self.has_validation and (
@@ -367,6 +436,8 @@ class Trainer:
                 event = TrainEvent(epoch=epoch, epochs=cfg.epochs, loss=loss, metrics=metrics,
                                    seconds=time.perf_counter() - start, best_epoch=best_epoch,
                                    best_metric=max(best_metric, 0.0), steps=self.steps)
+                if self.parallel is not None:  # rank 0's clock: every rank stops together
+                    event = self.parallel.first(lambda event=event: event)
                 history.append(event.to_dict())
                 for callback in callbacks:
                     callback(event)
@@ -379,8 +450,11 @@ class Trainer:
                 if cfg.max_seconds is not None and event.seconds >= cfg.max_seconds:
                     stopped_by = "time limit"
                     break
+                snapshot(finished=False)
         except StopTraining:
             stopped_by = "cancelled"
+        if stopped_by != "cancelled" and not (saved is not None and saved["finished"]):
+            snapshot(finished=True)
         if best_state is not None:
             self.module.load_state_dict(best_state)
         self.model.invalidate()
@@ -390,8 +464,117 @@ class Trainer:
         model.best_metrics_ = best_metrics
         model.epochs_trained_ = len(history)
         model.stopped_by_ = stopped_by
+        if (cfg.refit and best_state is not None and self.has_validation
+                and stopped_by in ("epochs", "early stopping")):
+            self.refit(model.best_epoch_, callbacks)
         model.train_seconds_ = time.perf_counter() - start
         return model
+
+    def refit(self, epochs: int, callbacks: Sequence[Callable[[TrainEvent], Any]] = ()) -> None:
+        """Retrain the model from scratch on train + validation for ``epochs`` epochs.
+
+        Early stopping chose ``epochs`` on the validation part; this gives those
+        interactions back to the model. Events continue the epoch numbering (no
+        validation metrics: nothing is held out). The selection run's history,
+        best epoch and metrics stay on the model; ``refit_epochs_`` and
+        ``refit_interactions_`` record the refit. A cancelled refit restores the
+        early-stopped model (``stopped_by_ = "cancelled"``).
+        """
+        model, selected = self.model, (self.model.module_, self.model.dataset_)
+        record = {k: getattr(model, k) for k in ("history_", "best_epoch_", "best_metrics_",
+                                                 "epochs_trained_", "stopped_by_")}
+        merged = merge_validation(self.dataset)
+        config = dataclasses.replace(self.config, epochs=epochs, patience=0, valid_fraction=0.0,
+                                     max_seconds=None, refit=False)
+        best = max(record["best_metrics_"].get(EARLY_STOP_METRIC, 0.0), 0.0)
+        Trainer(model, merged, config, self.loss_fn).fit(
+            relay_callbacks(callbacks, record["epochs_trained_"], record["best_epoch_"], best))
+        cancelled = model.stopped_by_ == "cancelled"
+        for key, value in record.items():
+            setattr(model, key, value)
+        if cancelled:
+            model.module_, model.dataset_ = selected
+            model.invalidate()
+            model.stopped_by_ = "cancelled"
+            return
+        model.refit_epochs_ = epochs
+        model.refit_interactions_ = len(merged.train_interactions)
+
+
+#: Loop variables of :meth:`Trainer.fit` kept in a checkpoint, in unpacking order.
+_LOOP_KEYS = ("epoch", "best_metric", "best_epoch", "best_metrics", "best_state", "bad_evals",
+              "history", "stopped_by")
+_CHECKPOINTS: contextvars.ContextVar[Any] = contextvars.ContextVar("checkpoints", default=None)
+_PARALLEL: contextvars.ContextVar[Any] = contextvars.ContextVar("parallel", default=None)
+
+
+@contextlib.contextmanager
+def parallel(strategy) -> Iterator[Any]:
+    """Within this block every :class:`Trainer` trains data-parallel through ``strategy``.
+
+    ``strategy`` (:class:`recsys_core.distributed.DataParallel`) has
+    ``attach(trainer)``, called when a trainer is built (wraps its loss for
+    gradient averaging, gives it this rank's ``negatives`` generator);
+    ``batches(order, batch_size)``, this rank's share of each global batch of
+    the epoch's shuffled ``order``; ``mean(x)``, the mean of a number over
+    ranks (the epoch loss); and ``first(fn)``, ``fn()`` computed on rank 0 and
+    returned on every rank (validation metrics, the epoch event), so every rank
+    takes the same early-stopping and time-limit decisions.
+    """
+    token = _PARALLEL.set(strategy)
+    try:
+        yield strategy
+    finally:
+        _PARALLEL.reset(token)
+
+
+@contextlib.contextmanager
+def checkpointing(checkpoints) -> Iterator[Any]:
+    """Within this block every :meth:`Trainer.fit` checkpoints each epoch and resumes.
+
+    ``checkpoints`` has ``begin() -> stage``, ``load(stage) -> state | None`` and
+    ``save(stage, epoch, state)`` (:class:`recsys_core.checkpoint.CheckpointDir`).
+    Each training loop asks ``begin`` for its stage number, continues from
+    ``load``'s state when there is one (a loop that had finished is not rerun,
+    its end state is restored) and saves its state after every epoch that
+    does not end it and once when it ends (not when cancelled). Parameters,
+    optimiser moments, RNG states, early-stopping counters and history are
+    all restored, so a resumed fit gives the result of one that never stopped.
+    """
+    token = _CHECKPOINTS.set(checkpoints)
+    try:
+        yield checkpoints
+    finally:
+        _CHECKPOINTS.reset(token)
+
+
+def relay_callbacks(callbacks: Sequence[Callable[[TrainEvent], Any]], offset: int,
+                    best_epoch: int | None = None,
+                    best_metric: float | None = None) -> list[Callable[[TrainEvent], Any]]:
+    """Callbacks that see a follow-on run's events as continuing an earlier one.
+
+    Epoch numbers (and the maximum) move on by ``offset``; ``best_epoch`` and
+    ``best_metric``, when given, replace the follow-on run's own (a refit has no
+    validation of its own to report).
+    """
+    def shifted(event: TrainEvent) -> TrainEvent:
+        changes: dict[str, Any] = {"epoch": event.epoch + offset, "epochs": event.epochs + offset}
+        if best_epoch is not None:
+            changes["best_epoch"] = best_epoch
+        if best_metric is not None:
+            changes["best_metric"] = best_metric
+        return dataclasses.replace(event, **changes)
+
+    return [lambda e, cb=cb: cb(shifted(e)) for cb in callbacks]
+
+
+def merge_validation(ds: Dataset) -> Dataset:
+    """A copy whose training part is train + validation and whose validation part is empty."""
+    valid = ds.valid if ds.valid is not None else ds.train_interactions.iloc[:0]
+    train = pd.concat([ds.train_interactions, valid], ignore_index=True)
+    info = {**ds.split_info, "refit_on_validation": int(len(valid))}
+    return ds.replace(train=train, valid=valid.iloc[:0].reset_index(drop=True), test=ds.test,
+                      split_info=info)
 
 
 def train_bpr(model, dataset: Dataset, config: TrainConfig,

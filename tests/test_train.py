@@ -97,7 +97,9 @@ def test_same_seed_same_model_different_seed_different(ds):
 
 def test_early_stopping_restores_the_best_epoch(ds):
     # a high learning rate overfits quickly: validation NDCG peaks, then falls
-    model = make("mf", dim=32, lr=0.2, batch_size=256, epochs=40, patience=2, reg=0.0)
+    # (refit off: the early-stopped model itself, not one retrained on train + validation)
+    model = make("mf", dim=32, lr=0.2, batch_size=256, epochs=40, patience=2, reg=0.0,
+                 refit=False)
     model.fit(ds)
     history = history_frame(model)
     assert model.stopped_by_ == "early stopping"

@@ -15,29 +15,11 @@ from typing import Any
 
 import pandas as pd
 
-from recsys_core.evaluate import FULL_RANKING
+from recsys_core.run_metrics import EVAL_COLUMNS, run_metrics  # noqa: F401 - re-exported
 from recsys_core.runs import default_root
 
 #: Metrics shown in the runs table (from the test evaluation, segment "all").
 TABLE_METRICS = (("recall", 20), ("ndcg", 20), ("precision", 20))
-EVAL_COLUMNS = ["model", "metric", "k", "segment", "protocol", "value"]
-
-
-def run_metrics(evaluation: pd.DataFrame | None, roc: pd.DataFrame | None) -> dict[str, Any]:
-    """The metrics document of a run: headline numbers, the tidy records and ROC points."""
-    out: dict[str, Any] = {}
-    if evaluation is not None and not evaluation.empty:
-        main = evaluation[(evaluation["segment"] == "all")
-                          & (evaluation["protocol"] == FULL_RANKING)]
-        for row in main.itertuples():
-            out[f"{row.metric}@{int(row.k)}"] = float(row.value)
-        records = evaluation[EVAL_COLUMNS].astype({"k": "object"})
-        records["k"] = [None if pd.isna(k) else int(k) for k in records["k"]]
-        out["evaluation"] = records.to_dict("records")
-    if roc is not None:
-        out["roc"] = {"fpr": roc["fpr"].astype(float).tolist(),
-                      "tpr": roc["tpr"].astype(float).tolist()}
-    return out
 
 
 class RunArchive:

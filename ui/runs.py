@@ -1,15 +1,14 @@
 """Training jobs and saved runs for the train, embeddings, recommendations and evaluation pages.
 
-The job registry and the run store are ``st.cache_resource`` singletons, so
-they live in the server process, outside any script run: a training job
-keeps going while its user switches pages, and a page opened later finds it.
-Each browser session sees only the jobs it started (filtered by a session id
-kept in ``st.session_state``); saved runs are on disk and shared.
+Training jobs go to the durable job store (:mod:`ui.jobs_view`): each runs in
+its own process and every session sees every job, as it sees every saved
+run. The in-server thread registry (an ``st.cache_resource`` singleton) still
+runs tuning searches; each browser session sees only the ones it started
+(filtered by a session id kept in ``st.session_state``).
 """
 
 from __future__ import annotations
 
-import functools
 import uuid
 from typing import Any
 
@@ -17,9 +16,8 @@ import pandas as pd
 import streamlit as st
 
 from recsys_core.data.dataset import Dataset
-from recsys_core.jobs import DONE, FAILED, JobRegistry, train_and_save
+from recsys_core.jobs import DONE, FAILED, JobRegistry
 from recsys_core.viz.eval_charts import training_curves
-from ui import preload
 
 #: str: this browser session's id, tagging the jobs it starts.
 SESSION_ID = "runs_session_id"
@@ -73,32 +71,29 @@ def model_summary(name: str) -> str:
 
 # ------------------------------------------------------------------ training
 def submit_training(dataset_name: str, ds: Dataset, model_name: str, params: dict[str, Any]) -> str:
-    train = functools.partial(train_and_save, ds=ds, dataset_name=dataset_name,
-                              model_name=model_name, params=params, store=store())
+    """Queue a training job in its own worker process (see :mod:`ui.jobs_view`); its id."""
+    from ui import jobs_view
 
-    def work(context):
-        with preload.paused():  # a job imports torch and text models on its own thread
-            return train(context)
-
-    job_id = jobs().submit(f"{model_name} on {dataset_name}", work,
-                           meta={"session": session_id(), "dataset": dataset_name,
-                                 "model": model_name})
-    return job_id
+    return jobs_view.submit(dataset_name, ds, model_name, params, session_id())
 
 
 def live_jobs(limit: int = 6) -> None:
-    """This session's jobs (progress, live curves, Cancel) and the saved runs below them.
+    """Every stored job (progress, live curves, who started it, Cancel / Resume), this
+    session's in-server jobs (tuning), and the saved runs below them.
 
     While a job is queued or running, the panel refreshes itself every second
     without rerunning the rest of the page; the runs table in it shows a
     finished run as soon as it is saved.
     """
+    from ui import jobs_view
+
     registry = jobs()
     mine = {"session": session_id()}
-    running = bool(registry.active(mine))
+    running = bool(registry.active(mine)) or jobs_view.any_active()
 
     @st.fragment(run_every=1.0 if running else None)
     def panel() -> None:
+        jobs_view.job_cards(limit)
         for s in reversed(registry.list(mine)[-limit:]):
             _job_card(registry, s)
         st.subheader("Saved runs")

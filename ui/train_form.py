@@ -27,6 +27,17 @@ PARAM_HELP = {
     "valid_fraction": "Share of each user's training items held out for validation when the "
                       "dataset has no validation part.",
     "max_seconds": "Wall-clock budget in seconds for the whole run (0: no limit).",
+    "refit": "After early stopping picks the number of epochs, retrain from scratch on the "
+             "training and validation interactions together for that many epochs.",
+    "gate": "Blend the ID-only and the text-fused scores with a text weight chosen on "
+            "validation, so text that does not help is switched off.",
+    "ideal_weight": "Weight of the graph filter's ideal low-pass term (empty: chosen on "
+                    "validation, then refitted on all training data).",
+    "n_factors": "Singular vectors in the ideal low-pass term (empty: chosen on validation).",
+    "sharpen_time": "BSPM's sharpening time T; 0 is GF-CF (empty: chosen on validation).",
+    "l2": "EASE's L2 weight lambda (empty: chosen on validation, then refitted on all "
+          "training data).",
+    "memory_gb": "Most memory EASE may use; it refuses larger catalogues and says the limit.",
     "heads": "Attention heads per GAT layer.",
     "dropout": "Share of activations dropped at random during training.",
     "text_model": "Folder of a local sentence-transformers model (empty: the bundled all-MiniLM-L6-v2).",

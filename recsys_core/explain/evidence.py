@@ -15,9 +15,12 @@ Four kinds, all taken from the model and the training graph, never invented:
      own forward pass on a copy whose graph lacks the edge, exact for the
      graph; Text-LightGCN keeps its layer-0 text features, which in a full
      rebuild would also lose the item from the user's text mean;
-  3. models with item embeddings only (MF): leave-one-out fold-in
+  3. models that give each history item's effect themselves
+     (``history_effects(u, i, history) -> (effects, method)``; EASE, whose
+     score is a sum of item-item weights, so the effect is exact);
+  4. models with item embeddings only (MF): leave-one-out fold-in
      (:func:`recsys_core.explain.influence.foldin_effects`);
-  4. otherwise (popularity) the history has no effect and none is cited.
+  5. otherwise (popularity) the history has no effect and none is cited.
 - ``paths``: collaborative paths user -> liked item -> other user -> item,
   ``users`` counting the other people who liked both items.
 - ``text`` and ``tags``: text similarity between the item and history items
@@ -374,6 +377,10 @@ def history_effects(model, ds: Dataset, u: int, i: int, history: np.ndarray,
         base, without = _rescored_without_edges(model, ctx, u, i, history)
         method = ("edge removal: the model's own forward pass on the graph without the edge"
                   + (" (layer-0 features kept)" if _graph_attribute(model) == "adj" else ""))
+    elif len(history) and callable(getattr(model, "history_effects", None)):
+        # Item-item models (EASE) know each history item's exact share of the score.
+        effects, method = model.history_effects(u, i, history)
+        base, without = 0.0, -np.asarray(effects, dtype=np.float64)
     elif len(history) and _item_embeddings(model) is not None:
         base, without = influence.foldin_effects(_item_embeddings(model), history, i)
         method = "fold-in: ridge user vector from item embeddings, leaving each item out"

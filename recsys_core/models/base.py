@@ -39,6 +39,15 @@ class Recommender(ABC):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
+    # ------------------------------------------------------------ tuning
+    @classmethod
+    def search_space(cls, trial) -> dict[str, Any]:
+        """Hyperparameters to try, drawn from an Optuna ``trial`` (:mod:`recsys_core.tune`).
+
+        A model without any returns ``{}`` (one trial is then all a search needs).
+        """
+        return {}
+
     # ------------------------------------------------------------ learning
     @abstractmethod
     def fit(self, dataset: Dataset, callbacks: Sequence[Any] = ()) -> Recommender:

@@ -82,7 +82,7 @@ class GAT(EmbeddingRecommender):
     def __init__(self, dim: int = 64, layers: int = 2, heads: int = 2, lr: float = 1e-2,
                  batch_size: int = 2048, epochs: int = 200, reg: float = 1e-4, seed: int = 0,
                  patience: int = 5, eval_every: int = 1, valid_fraction: float = 0.1,
-                 max_seconds: float | None = None):
+                 max_seconds: float | None = None, refit: bool = True):
         self.dim = dim
         self.layers = layers
         self.heads = heads
@@ -95,6 +95,15 @@ class GAT(EmbeddingRecommender):
         self.eval_every = eval_every
         self.valid_fraction = valid_fraction
         self.max_seconds = max_seconds
+        self.refit = refit
+
+    @classmethod
+    def search_space(cls, trial) -> dict:
+        return {"lr": trial.suggest_float("lr", 1e-3, 5e-2, log=True),
+                "dim": trial.suggest_categorical("dim", [32, 64]),
+                "layers": trial.suggest_int("layers", 1, 3),
+                "heads": trial.suggest_categorical("heads", [1, 2, 4]),
+                "reg": trial.suggest_float("reg", 1e-6, 1e-2, log=True)}
 
     def build_module(self, dataset: Dataset) -> GATModule:
         return GATModule(dataset.n_users, dataset.n_items, self.dim, self.layers, self.heads,

@@ -172,7 +172,7 @@ class LightGCN(EmbeddingRecommender):
     def __init__(self, dim: int = 64, layers: int = 3, lr: float = 1e-2, batch_size: int = 2048,
                  epochs: int = 200, reg: float = 1e-4, seed: int = 0, patience: int = 5,
                  eval_every: int = 1, valid_fraction: float = 0.1,
-                 max_seconds: float | None = None):
+                 max_seconds: float | None = None, refit: bool = True):
         self.dim = dim
         self.layers = layers
         self.lr = lr
@@ -184,6 +184,16 @@ class LightGCN(EmbeddingRecommender):
         self.eval_every = eval_every
         self.valid_fraction = valid_fraction
         self.max_seconds = max_seconds
+        self.refit = refit
+
+    @classmethod
+    def search_space(cls, trial) -> dict:
+        # Ranges around the paper's settings; patience bounds how long a flat start may last.
+        return {"lr": trial.suggest_float("lr", 1e-3, 5e-2, log=True),
+                "dim": trial.suggest_categorical("dim", [32, 64, 128]),
+                "layers": trial.suggest_int("layers", 1, 4),
+                "reg": trial.suggest_float("reg", 1e-6, 1e-2, log=True),
+                "patience": trial.suggest_categorical("patience", [3, 5, 10])}
 
     def build_module(self, dataset: Dataset) -> LightGCNModule:
         adj = normalized_adjacency(dataset, "train")

@@ -190,7 +190,8 @@ class SeedGNN(EmbeddingRecommender):
     def __init__(self, dim: int = 16, layers: int = 2, activation: str = "tanh",
                  aggr: str = "add", loss: str = "auto", lr: float = 1e-2, batch_size: int = 2048, epochs: int = 100,
                  reg: float = 1e-4, seed: int = 0, patience: int = 5, eval_every: int = 1,
-                 valid_fraction: float = 0.1, max_seconds: float | None = None):
+                 valid_fraction: float = 0.1, max_seconds: float | None = None,
+                 refit: bool = True):
         self.dim = dim
         self.layers = layers
         self.activation = activation
@@ -205,6 +206,14 @@ class SeedGNN(EmbeddingRecommender):
         self.eval_every = eval_every
         self.valid_fraction = valid_fraction
         self.max_seconds = max_seconds
+        self.refit = refit
+
+    @classmethod
+    def search_space(cls, trial) -> dict:
+        return {"lr": trial.suggest_float("lr", 1e-3, 5e-2, log=True),
+                "dim": trial.suggest_categorical("dim", [16, 32, 64]),
+                "layers": trial.suggest_int("layers", 1, 3),
+                "reg": trial.suggest_float("reg", 1e-6, 1e-2, log=True)}
 
     def build_module(self, dataset: Dataset) -> SeedGNNModule:
         m = dataset.matrix("train").tocoo()

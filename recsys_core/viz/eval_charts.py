@@ -24,6 +24,8 @@ METRIC_HELP = {
     "precision": "hits in the top K / K, averaged over users",
     "ndcg": "DCG of the top K / ideal DCG over min(held-out, K) items (binary relevance)",
     "map": "mean of precision@i at each hit in the top K / min(held-out, K)",
+    "map_over_relevant": "sum of precision@i at each hit in the top K / held-out items "
+                         "(Microsoft Recommenders' MAP)",
     "mrr": "1 / rank of the first hit in the top K (0 without a hit)",
     "hit_rate": "share of users with at least one hit in the top K",
     "coverage": "share of the catalogue that appears in at least one user's top K",

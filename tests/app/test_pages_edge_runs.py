@@ -54,7 +54,9 @@ def test_seed_example_lists_only_unseen_items_and_popularity_has_no_embeddings(
         assert_clean(at)
         # K is at least 5 but u1 has one training item of two: one item may be recommended.
         assert "**Top 1 for user u1**" in texts(at)
-        assert len(at.expander) == 2  # the narrator settings and one recommendation
+        # the narrator settings, one recommendation and the service's curl line
+        assert len(at.expander) == 3
+        assert [e.label for e in at.expander][2] == "Get this list from the HTTP service"
     at = _open("embeddings", monkeypatch, tmp_path, ids["popularity"])
     assert "Nothing to draw: popularity has no user embeddings" in texts(at)
     assert not at.error

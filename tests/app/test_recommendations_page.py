@@ -25,7 +25,8 @@ def test_user_top_k_with_explanations_and_csv(monkeypatch):
     ds = tiny_dataset()
     history = next(f for f in _frames(at, "rating") if "title" in f.columns)
     u = ds.user_index("u0003")
-    assert len(history) == int((ds.train["user"] == u).sum())
+    # The run was refit on train + validation, so both are the user's history.
+    assert len(history) == int((ds.train["user"] == u).sum() + (ds.valid["user"] == u).sum())
     cards = [e for e in at.expander if e.label.startswith(("1. ", "2. ", "10. "))]
     assert len(cards) == 3
     body = texts(at)
@@ -47,6 +48,10 @@ def test_user_top_k_with_explanations_and_csv(monkeypatch):
     frames = at.get("iframe")
     assert len(frames) == 1 and "vis.Network" in frames[0].proto.srcdoc  # the pyvis path graph
     assert at.get("download_button")
+    # The curl line that returns the same list from the HTTP service.
+    curl = [c.value for c in at.code if c.value.startswith("curl ")]
+    assert len(curl) == 1 and f"run={ids['lightgcn']}" in curl[0]
+    assert "/v1/users/u0003/recommendations?k=10&exclude_seen=true" in curl[0]
     table = explore.explained_table(ids["lightgcn"], "u0003",
                                     explore.top_k(ids["lightgcn"], "u0003", 10, True), ("", ""))
     assert list(table.columns) == ["run", "user", "rank", "item", "title", "score", "explanation",

@@ -13,12 +13,12 @@ import re
 import shutil
 
 import pytest
-from browser_harness import ROOT, StreamlitServer, open_app, screenshot, wait_idle
+from browser_harness import ROOT, StreamlitServer, open_app, screenshot, selectbox, wait_idle
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 pytestmark = pytest.mark.browser
 
-EPOCHS = "2"
+EPOCHS = "10"  # long enough for the 1 s refresh to see the bar move
 PLOT_TRACES = """(i) => {
     const plots = document.querySelectorAll('.js-plotly-plot');
     const p = plots[i];
@@ -65,6 +65,11 @@ def set_epochs(page, model: str, position: int) -> None:
     wait_idle(page)
 
 
+def saved_cards(page) -> int:
+    """Finished job cards (their progress text also says "saved as run", in lower case)."""
+    return page.get_by_text(re.compile(r"^Saved as run ")).count()
+
+
 def progress_values(page) -> list[int]:
     return [int(v) for v in page.locator('[data-testid="stProgress"] [role="progressbar"]')
             .evaluate_all("bars => bars.map(b => b.getAttribute('aria-valuenow') || '0')")]
@@ -90,10 +95,10 @@ def test_train_explore_recommend_evaluate(page, journey_url):
     seen: set[int] = set()
     for _ in range(900):  # up to 15 minutes on a busy machine
         seen.update(progress_values(page))
-        if page.get_by_text("Saved as run").count() >= 2:
+        if saved_cards(page) >= 2:
             break
         page.wait_for_timeout(1000)
-    assert page.get_by_text("Saved as run").count() >= 2, "both runs finish and are saved"
+    assert saved_cards(page) >= 2, "both runs finish and are saved"
     assert len(seen) >= 3, f"the progress bar moved through several values, saw {sorted(seen)}"
     page.locator(".js-plotly-plot").first.wait_for()
     screenshot(page, "train")
@@ -116,7 +121,14 @@ def test_train_explore_recommend_evaluate(page, journey_url):
     rows = list(csv.DictReader(io.StringIO(open(dl.value.path(), encoding="utf-8").read())))
     assert len(rows) == 10 and all(len(r["explanation"]) > 20 for r in rows)
 
-    # 5. A cold-start sentence returns items (the newest run is text_lightgcn).
+    # 5. A cold-start sentence returns items from the text_lightgcn run (the two
+    # training jobs may finish in either order, so pick it by name).
+    run_box = selectbox(page, "Run")
+    run_box.click()
+    run_box.fill("text_lightgcn")  # filters the list to that run
+    page.get_by_role("option").filter(has_text="text_lightgcn · ").first.click()
+    wait_idle(page, 120)
+    assert selectbox(page, "Run").input_value().startswith("text_lightgcn · sample · ")
     page.get_by_role("tab", name="Cold start").click()
     page.get_by_label("Their tastes, in a sentence").fill(
         "I love haunted houses, ghosts and slasher films")

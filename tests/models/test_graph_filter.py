@@ -89,14 +89,16 @@ def test_item_subset_batches_and_cold_items(ds):
     assert torch.all(full[:, 5] == 0)  # no training signal reaches a cold item
 
 
-def test_registry_defaults_are_the_papers():
+def test_registry_defaults_leave_the_filter_settings_to_validation():
     gf, bspm = make("gf_cf"), make("bspm")
     assert isinstance(gf, GFCF) and isinstance(bspm, BSPM)
-    assert (gf.ideal_weight, gf.n_factors, gf.sharpen_time) == (0.3, 256, 0.0)
+    assert (gf.ideal_weight, gf.n_factors, gf.sharpen_time) == (None, None, 0.0)
     assert (bspm.ideal_weight, bspm.n_factors, bspm.sharpen_time, bspm.sharpen_steps) == (
-        0.2, 448, 2.5, 1)
-    assert bspm.get_params()["sharpen_time"] == 2.5
-    assert repr(make("gf_cf", n_factors=8)).startswith("GFCF(ideal_weight=0.3, n_factors=8,")
+        None, None, None, 1)
+    # without validation to choose on, the papers' settings are used
+    assert GFCF.FALLBACK == {"ideal_weight": 0.3, "n_factors": 256, "sharpen_time": 0.0}
+    assert BSPM.FALLBACK == {"ideal_weight": 0.2, "n_factors": 448, "sharpen_time": 2.5}
+    assert repr(make("gf_cf", n_factors=8)).startswith("GFCF(ideal_weight=None, n_factors=8,")
 
 
 def test_recommend_returns_original_ids_and_excludes_seen(ds):

@@ -10,7 +10,10 @@ from sklearn.metrics import roc_auc_score
 from recsys_core.models import make
 from recsys_core.models.text_sage import TextSAGE
 
-FAST = dict(lr=0.01, batch_size=128, epochs=8, patience=0, threads=1, use_profiles=False)
+# The fused view itself: the validated gate and the refit on train + validation are
+# tested in tests/models/test_text_gate.py.
+FAST = dict(lr=0.01, batch_size=128, epochs=8, patience=0, threads=1, use_profiles=False,
+            gate=False, refit=False)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,153 @@
+"""Defaults against budgeted tuning + refit, per model, on the bundled sample, MovieTweetings-100K
+and Gowalla.
+
+Protocol: a per-user random split, 80% train / 20% test (Gowalla: the LightGCN
+paper's train.txt / test.txt); full ranking over all items, each user's
+training items masked; NDCG and Recall @10 and @20 on the test part. Nothing
+here reads the test part before the final evaluation: with the defaults, a
+trained model carves its early-stopping validation from the training part
+and (``refit``, on by default) retrains on all of it; with ``--budget-min``,
+:func:`recsys_core.tune.tune` searches the model's space on the same kind of
+carved validation within the budget and refits the best setting on the whole
+training part.
+
+Prints one JSON line per (model, mode): ``mode`` is ``defaults`` or
+``tuned``, with the budget, trial counts, best parameters, metrics and wall
+seconds (tuned: search + refit), then a ``summary`` line per dataset: tuned
+text_lightgcn against tuned lightgcn (NDCG@20 ratio), and each model's
+defaults against its tuned run.
+
+    timeout 3600 .venv/bin/python benchmarks/tune.py --data sample --budget-min 1
+    timeout 3600 .venv/bin/python benchmarks/tune.py --data movietweetings --budget-min 2
+    timeout 3600 .venv/bin/python benchmarks/tune.py --data gowalla --models lightgcn \\
+        --budget-min 10 --max-train-min 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from recsys_core.data import load  # noqa: E402
+from recsys_core.evaluate import ranking_metrics  # noqa: E402
+from recsys_core.models import REGISTRY, make, model_class  # noqa: E402
+from recsys_core.runs import RunStore  # noqa: E402
+from recsys_core.tune import TuneConfig, tune  # noqa: E402
+
+BENCH = ROOT.parent / "shared" / "bench"
+MODELS = ("popularity", "mf", "lightgcn", "gf_cf", "bspm", "ease", "text_knn",
+          "text_lightgcn", "text_sage")
+METRICS = ("ndcg@10", "recall@10", "ndcg@20", "recall@20")
+
+
+def emit(**record) -> None:
+    print(json.dumps(record, default=float), flush=True)
+
+
+def load_data(which: str, seed: int):
+    if which == "gowalla":
+        data = BENCH / "gowalla"
+        return load(str(data / "train.txt"), test=str(data / "test.txt"), name="gowalla")
+    if which == "movietweetings":
+        data = BENCH / "movietweetings-100k"
+        ds = load(data / "ratings.dat", items=data / "movies.dat", kcore=5,
+                  name="movietweetings-100k")
+    else:
+        sample = ROOT / "sample_data"
+        ds = load(sample / "interactions.csv", items=sample / "items.csv",
+                  users=sample / "users.csv", name="sample")
+    return ds.split("random", test=0.2, valid=0.0, seed=seed)
+
+
+def test_metrics(model) -> dict[str, float]:
+    values = ranking_metrics(model, model.dataset_, part="test", ks=(10, 20))
+    return {k: round(values[k], 4) for k in METRICS}
+
+
+def fixed_params(name: str, args) -> dict:
+    accepted = model_class(name).__init__.__code__.co_varnames
+    params = {}
+    if args.max_train_min and "max_seconds" in accepted:
+        params["max_seconds"] = args.max_train_min * 60
+    if args.threads and "threads" in accepted:
+        params["threads"] = args.threads
+    return params
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", choices=("sample", "movietweetings", "gowalla"),
+                        default="sample")
+    parser.add_argument("--models", nargs="+", help=f"default: {' '.join(MODELS)} (registered)")
+    parser.add_argument("--budget-min", type=float, default=1.0,
+                        help="tuning budget per model in minutes (0: defaults only)")
+    parser.add_argument("--trials", type=int, help="at most this many trials per model")
+    parser.add_argument("--max-train-min", type=float,
+                        help="cap on every training run (defaults and trials), minutes")
+    parser.add_argument("--threads", type=int, help="torch threads for models that take it")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    names = [m for m in (args.models or MODELS) if m in REGISTRY]
+    start = time.perf_counter()
+    ds = load_data(args.data, args.seed)
+    emit(event="loaded", data=args.data, dataset=repr(ds), train=len(ds.train),
+         test=len(ds.test), seconds=round(time.perf_counter() - start, 1))
+    store = RunStore(tempfile.mkdtemp(prefix="graphrec-tune-bench-"))
+    results: dict[tuple[str, str], dict] = {}
+    for name in names:
+        params = fixed_params(name, args)
+        t0 = time.perf_counter()
+        model = make(name, **params).fit(ds)
+        row = {"data": args.data, "model": name, "mode": "defaults", **test_metrics(model),
+               "seconds": round(time.perf_counter() - t0, 1),
+               "epochs": getattr(model, "epochs_trained_", None),
+               "refit_epochs": getattr(model, "refit_epochs_", None),
+               "gate": getattr(model, "gate_", None)}
+        results[(name, "defaults")] = row
+        emit(**row)
+        if args.budget_min <= 0:
+            continue
+        t0 = time.perf_counter()
+        try:
+            result = tune(name, ds, TuneConfig(budget_min=args.budget_min, trials=args.trials,
+                                               seed=args.seed),
+                          base_params=params, store=store)
+        except ValueError as err:
+            emit(data=args.data, model=name, mode="tuned", error=str(err))
+            continue
+        model = result.model
+        row = {"data": args.data, "model": name, "mode": "tuned", "budget_min": args.budget_min,
+               **test_metrics(model), "seconds": round(time.perf_counter() - t0, 1),
+               "search_seconds": round(result.seconds, 1),
+               "refit_seconds": round(result.refit_seconds, 1), "trials": result.counts(),
+               "best_valid_ndcg@20": round(result.best_value, 4),
+               "best_params": result.best_params, "best_epoch": result.best_epoch,
+               "gate": getattr(model, "gate_", None)}
+        results[(name, "tuned")] = row
+        emit(**row)
+    summary = {"event": "summary", "data": args.data, "budget_min": args.budget_min}
+    tuned = {m: r for (m, mode), r in results.items() if mode == "tuned"}
+    if "text_lightgcn" in tuned and "lightgcn" in tuned:
+        summary["text_lightgcn_vs_lightgcn_tuned_ndcg@20"] = round(
+            tuned["text_lightgcn"]["ndcg@20"] / max(tuned["lightgcn"]["ndcg@20"], 1e-12), 4)
+    summary["defaults_over_tuned_ndcg@20"] = {
+        m: round(results[(m, "defaults")]["ndcg@20"] / max(r["ndcg@20"], 1e-12), 4)
+        for m, r in tuned.items()}
+    everything = [r for r in results.values()]
+    if everything:
+        best = max(everything, key=lambda r: r["ndcg@20"])
+        summary["best"] = {"model": best["model"], "mode": best["mode"],
+                           "ndcg@20": best["ndcg@20"], "ndcg@10": best["ndcg@10"]}
+    summary["seconds"] = round(time.perf_counter() - start, 1)
+    emit(**summary)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""Many people at once: concurrent browser sessions walk the dashboard while a job trains.
+
+Prepares a fresh ``GRAPHREC_HOME`` with the sample's two saved runs (as
+``benchmarks/ui.py`` does), starts the dashboard (``python -m ui.launch``, as
+``make run``) on 127.0.0.1, submits a long LightGCN training job to the job
+store (its own worker process, busy for the whole benchmark), then opens
+``--sessions`` (default 8) Playwright contexts on one headless Chromium, all
+at once. Each session
+
+1. uploads its own small interaction file on the Data page (a different
+   file name and different user and item ids per session) and loads it;
+2. walks Graph -> Recommendations -> Evaluation -> Data ``--rounds`` times
+   (default 2), timing each page from the click on its sidebar link until the
+   script has finished and the page's content is there (Playwright's view:
+   polling included);
+3. checks on every Data visit that its current dataset is its own upload and
+   that no other session's upload name appears anywhere on its pages.
+
+Prints JSON lines: one ``page`` line per page with p50/p95/max over all
+visits, one ``sessions`` line (errors, lost state, how far the training job
+got meanwhile), and the job is cancelled at the end. Targets: 0 errors, no
+lost state, p95 < 3 s per page.
+
+Usage: ``.venv/bin/python benchmarks/ui_load.py [--sessions 8] [--rounds 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+
+from browser_harness import CHROMIUM, CHROMIUM_ARGS, PAGES, StreamlitServer  # noqa: E402
+
+P95_TARGET_S = 3.0
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+PLOT, FRAME, EXPANDER = ".js-plotly-plot", '[data-testid="stDataFrame"]', '[data-testid="stExpander"]'
+#: Page -> (selector, minimum count) showing its own content.
+CONTENT = {"Graph": ("iframe", 1), "Recommendations": (EXPANDER, 2),
+           "Evaluation": (PLOT, 1), "Data": (PLOT, 4)}
+WALK = ("Graph", "Recommendations", "Evaluation", "Data")
+TIMEOUT_MS = 120_000
+
+
+def emit(record: dict) -> None:
+    print(json.dumps(record), flush=True)
+
+
+def session_file(n: int) -> bytes:
+    """A small interaction file of its own: 40 users x 30 items, ids unique to session ``n``."""
+    rng = np.random.default_rng(n)
+    rows = ["user,item,rating"]
+    for u in range(40):
+        for i in rng.choice(30, size=8, replace=False):
+            rows.append(f"s{n}u{u},s{n}i{i},{int(rng.integers(1, 6))}")
+    return ("\n".join(rows) + "\n").encode()
+
+
+async def wait_idle(page) -> None:
+    await page.wait_for_selector(IDLE, timeout=TIMEOUT_MS)
+    await page.wait_for_timeout(150)  # a click can start a run a moment later
+    await page.wait_for_selector(IDLE, timeout=TIMEOUT_MS)
+
+
+async def visit(page, title: str) -> float:
+    start = time.perf_counter()
+    await page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
+    await page.wait_for_url(f"**/{PAGES[title]}", timeout=TIMEOUT_MS)
+    await wait_idle(page)
+    selector, count = CONTENT[title]
+    await page.locator(selector).nth(count - 1).wait_for(timeout=TIMEOUT_MS)
+    return time.perf_counter() - start
+
+
+async def run_session(browser, url: str, n: int, names: list[str], rounds: int,
+                      times: dict[str, list[float]], problems: dict[str, list[str]]) -> None:
+    mine = names[n]
+    others = [x for x in names if x != mine]
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    try:
+        await page.goto(f"{url}/data", wait_until="domcontentloaded")
+        await wait_idle(page)
+        await page.get_by_text("Upload your files").click()
+        await wait_idle(page)
+        box = page.locator('[data-testid="stFileUploader"]').filter(
+            has_text="Interactions (required)").first
+        await box.locator('input[type="file"]').set_input_files(
+            {"name": f"{mine}.csv", "mimeType": "text/csv", "buffer": session_file(n)})
+        await wait_idle(page)
+        await page.get_by_text("Columns of").wait_for(timeout=TIMEOUT_MS)
+        await page.get_by_role("button", name="Load dataset").click()
+        await page.get_by_text(f"Loaded “{mine}”").wait_for(timeout=TIMEOUT_MS)
+        await wait_idle(page)
+        for _ in range(rounds):
+            for title in WALK:
+                times[title].append(await visit(page, title))
+                text = await page.locator('[data-testid="stMain"]').inner_text()
+                seen = [o for o in others if o in text]
+                if seen:
+                    problems["lost_state"].append(f"session {n} saw {seen} on {title}")
+                if title == "Data":
+                    current = (await page.locator('input[role="combobox"][aria-label="Current '
+                                                  'dataset"]').first.input_value()).strip()
+                    if current != mine:
+                        problems["lost_state"].append(
+                            f"session {n}: current dataset {current!r}, not {mine!r}")
+                    if f"Current dataset: {mine}" not in text:
+                        problems["lost_state"].append(f"session {n}: its upload is not shown")
+        exceptions = await page.locator('[data-testid="stException"]').count()
+        if exceptions:
+            problems["errors"].append(f"session {n}: {exceptions} exception box(es)")
+    except Exception as err:  # noqa: BLE001 - counted and reported, the others go on
+        problems["errors"].append(f"session {n}: {type(err).__name__}: {str(err)[:200]}")
+    finally:
+        await context.close()
+
+
+async def walk_all(url: str, sessions: int, rounds: int) -> tuple[dict, dict, float]:
+    from playwright.async_api import async_playwright
+
+    names = [f"upload{n}x{np.random.default_rng(n).integers(1e6)}" for n in range(sessions)]
+    times: dict[str, list[float]] = {title: [] for title in WALK}
+    problems: dict[str, list[str]] = {"errors": [], "lost_state": []}
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                           headless=True)
+        start = time.perf_counter()
+        await asyncio.gather(*(run_session(browser, url, n, names, rounds, times, problems)
+                               for n in range(sessions)))
+        wall = time.perf_counter() - start
+        await browser.close()
+    return times, problems, wall
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=2, help="epochs of the two saved runs")
+    args = parser.parse_args(argv)
+
+    spec = importlib.util.spec_from_file_location("bench_ui", ROOT / "benchmarks" / "ui.py")
+    bench_ui = importlib.util.module_from_spec(spec)
+    sys.modules["bench_ui"] = bench_ui  # dataclasses look their module up there
+    spec.loader.exec_module(bench_ui)
+    home, _ = bench_ui.prepare_home(args.epochs)
+
+    from recsys_core.jobs_store import RUNNING, JobStore, origin_of
+    from ui.cache import load_bundled
+    from ui.state import SAMPLE_NAME
+
+    store = JobStore(home)
+    job_id = store.submit(load_bundled(SAMPLE_NAME), SAMPLE_NAME, "lightgcn",
+                          {"epochs": 2000, "patience": 0}, origin=origin_of("benchmark"))
+    try:
+        with StreamlitServer(env={"GRAPHREC_HOME": str(home)}) as server:
+            deadline = time.monotonic() + 120
+            while store.get(job_id).status != RUNNING or store.get(job_id).epoch < 1:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the training job did not start:\n{store.log(job_id)}")
+                time.sleep(0.5)
+            epoch_before = store.get(job_id).epoch
+            times, problems, wall = asyncio.run(walk_all(server.url, args.sessions,
+                                                         args.rounds))
+            job = store.get(job_id)
+        for title in WALK:
+            t = np.array(times[title]) if times[title] else np.array([np.nan])
+            p95 = float(np.percentile(t, 95))
+            emit({"metric": "page_load_s", "page": title, "sessions": args.sessions,
+                  "visits": len(times[title]), "p50": round(float(np.median(t)), 3),
+                  "p95": round(p95, 3), "max": round(float(np.max(t)), 3),
+                  "target_p95_s": P95_TARGET_S, "ok": bool(p95 < P95_TARGET_S)})
+        emit({"metric": "sessions", "sessions": args.sessions, "rounds": args.rounds,
+              "wall_s": round(wall, 1), "errors": len(problems["errors"]),
+              "lost_state": len(problems["lost_state"]),
+              "details": problems["errors"][:5] + problems["lost_state"][:5],
+              "training_job": {"status": job.status, "epochs_during_walk":
+                               job.epoch - epoch_before},
+              "ok": not problems["errors"] and not problems["lost_state"]})
+    finally:
+        try:
+            store.cancel(job_id)
+        except Exception:  # noqa: BLE001 - already ended
+            pass
+        shutil.rmtree(home, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
