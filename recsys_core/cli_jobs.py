@@ -1,9 +1,10 @@
-"""``python -m recsys_core jobs ...``: list, cancel, resume, wait for and read training jobs.
+"""``python -m recsys_core jobs ...``: list, cancel, resume, wait for and read background jobs.
 
 Jobs live in the run store (see :mod:`recsys_core.jobs_store`); each runs in
 its own process, so these commands work from any terminal while the
 dashboard or another terminal started the job. ``train ... --background``
-submits one (:func:`submit_background`) and returns at once.
+and ``tune ... --background`` submit one (:func:`submit_background`) and
+return at once.
 
     python -m recsys_core jobs [--json]        every job: status, progress, epoch, pid, run
     python -m recsys_core jobs cancel ID       kill the worker; no run is left
@@ -105,15 +106,17 @@ def _show(record, as_json: bool) -> None:
     print(f"{record.job_id}: {record.status} · {record.message}")
 
 
-def submit_background(args: argparse.Namespace, ds, params: dict[str, Any]) -> int:
-    """``train --background``: queue the job, print its id (or JSON), return at once."""
+def submit_background(args: argparse.Namespace, ds, params: dict[str, Any], kind: str = "train",
+                      options: dict[str, Any] | None = None) -> int:
+    """``train --background`` (or ``tune --background``): queue the job, print its id (or
+    JSON), return at once."""
     from recsys_core.jobs_store import JobError, JobStore, origin_of
 
     started = time.time()
     try:
         store = JobStore(args.home)
         job_id = store.submit(ds, ds.name, args.model, params, origin=origin_of("cli"),
-                              label=args.name)
+                              label=getattr(args, "name", None), kind=kind, options=options)
     except JobError as err:
         if args.json:
             print(json.dumps({"ok": False, "error": str(err)}))

@@ -36,6 +36,9 @@ def add_tune(sub: argparse._SubParsersAction) -> None:
                    help="a fixed model parameter, e.g. --param epochs=50 (repeatable)")
     p.add_argument("--no-refit", action="store_true", help="search only: save no run")
     p.add_argument("--home", help="run store folder (default: GRAPHREC_HOME or ./.graphrec)")
+    p.add_argument("--background", action="store_true",
+                   help="run the search as a job in its own worker process: print the job id "
+                        "and return at once (follow it with `jobs wait ID`)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run_tune)
@@ -61,6 +64,12 @@ def run_tune(args: argparse.Namespace) -> int:
     ds = load_from_args(args)
     if not ds.is_split:
         ds = ds.split("given" if args.test else args.split, seed=args.seed)
+    if args.background:
+        from recsys_core.cli_jobs import submit_background
+
+        options = {"budget_min": args.budget_min, "trials": args.trials, "seed": args.seed,
+                   "refit": not args.no_refit}
+        return submit_background(args, ds, params, kind="tune", options=options)
     bar = None
     if not (args.no_progress or args.json):
         from tqdm import tqdm

@@ -359,3 +359,69 @@ def train_and_save(context: JobContext, ds, dataset_name: str, model_name: str,
         context.set_stage("saving", "saving the run")
         outcome.run_id = store.save(model, fitted, dataset_name, evaluation, roc, outcome)
     return outcome
+
+
+def tune_and_save(context: JobContext, ds, dataset_name: str, model_name: str,
+                  params: dict[str, Any], options: dict[str, Any], store=None,
+                  study_store=None, ks=EVAL_KS, job_id: str | None = None) -> TrainOutcome:
+    """The work of a tuning job: search on validation, refit the best, evaluate, save.
+
+    ``params`` stay fixed unless the search draws the same name (``epochs``,
+    ``patience`` and ``max_seconds`` are left to the search and the budget);
+    ``options`` are :class:`~recsys_core.tune.TuneConfig` fields. The progress
+    bar follows the budget during the search, then the refit's epochs (whose
+    loss and metrics reach the job's chart). ``study_store`` (a
+    :class:`~recsys_core.runs.RunStore`) receives the study and its trials,
+    tagged with ``job_id``; ``store`` saves the refit run as in
+    :func:`train_and_save`.
+    """
+    from recsys_core import models
+    from recsys_core.train import StopTraining
+    from recsys_core.tune import TuneConfig, tune
+
+    config = TuneConfig(**options)
+    fixed = {k: v for k, v in params.items() if k not in ("epochs", "patience", "max_seconds")}
+    context.set_stage("preparing")
+    note = encode_texts(context, models.make(model_name, **fixed), ds)
+    context.set_stage("tuning", f"searching {model_name} for {config.budget_min:g} min")
+
+    def progress(p) -> None:
+        best = "" if p.best_value is None else f" · best NDCG@20 {p.best_value:.4f}"
+        context.report(p.fraction, f"{p.message} · {p.complete} done, {p.pruned} pruned{best}")
+        if context.cancelled:
+            raise StopTraining("cancelled")
+
+    def save(model) -> str | None:
+        if context.cancelled or store is None:
+            return None
+        fitted = model.dataset_
+        evaluation = roc = None
+        if fitted.test is not None and len(fitted.test):
+            from recsys_core.evaluate import classification_pairs, evaluate, roc_curve_points
+
+            context.set_stage("evaluating", "evaluating on the test part")
+            evaluation = evaluate(model, fitted, ks=ks, name=model_name)
+            pairs = classification_pairs(model, fitted)
+            if pairs["label"].any() and not pairs["label"].all():
+                roc = roc_curve_points(pairs["label"], pairs["score"], max_points=200)
+        context.set_stage("saving", "saving the run")
+        return store.save(model, fitted, dataset_name, evaluation, roc)
+
+    on_epoch = context.train_callback()
+
+    def refitting(event) -> None:
+        if context.stage != "refitting":
+            context.set_stage("refitting", "retraining the best setting on all training data")
+        on_epoch(event)
+
+    result = tune(model_name, ds, config, base_params=fixed, store=study_store,
+                  progress=progress, save_run=save, refit_callbacks=[refitting],
+                  info={"job_id": job_id} if job_id else None)
+    cancelled = context.cancelled or (config.refit and store is not None
+                                      and result.run_id is None)
+    stopped = "cancelled" if cancelled else (
+        f"tuning ({len(result.trials)} trials, best validation NDCG@20 {result.best_value:.4f})")
+    return TrainOutcome(model_name, dataset_name, stopped, result.seconds + result.refit_seconds,
+                        run_id=result.run_id,
+                        metrics=dict(getattr(result.model, "best_metrics_", {}) or {}),
+                        text_cache=note)

@@ -74,7 +74,10 @@ STALE_S = 6.0
 JOB_COLUMNS = ("job_id", "kind", "label", "dataset_name", "dataset_hash", "model", "params",
                "status", "stage", "progress", "epoch", "epochs", "events", "pid", "host",
                "heartbeat", "run_id", "message", "origin", "created", "queued", "started",
-               "finished", "slots", "cancel", "attempts", "resumed_from")
+               "finished", "slots", "cancel", "attempts", "resumed_from", "options")
+#: What a job does: ``train`` fits one model; ``tune`` searches its hyperparameters on
+#: validation within a budget and refits the best (:func:`recsys_core.jobs.tune_and_save`).
+KINDS = ("train", "tune")
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,7 +85,7 @@ if TYPE_CHECKING:
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY,
-    kind TEXT,          -- train
+    kind TEXT,          -- train | tune
     label TEXT,         -- e.g. "lightgcn on ml-100k"
     dataset_name TEXT,
     dataset_hash TEXT,  -- fingerprint: the data is in datasets/<dataset_hash>/
@@ -107,9 +110,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     slots INTEGER,      -- at most this many jobs run while this one starts
     cancel INTEGER,     -- 1: cancel requested (a worker elsewhere stops itself)
     attempts INTEGER,   -- worker starts (1 + resumes)
-    resumed_from INTEGER -- epoch the latest resume continued from (NULL: never resumed)
+    resumed_from INTEGER, -- epoch the latest resume continued from (NULL: never resumed)
+    options TEXT        -- JSON: settings of the kind (tune: budget_min, trials, seed)
 )
 """
+#: Columns added after the first release, with their types: added to older databases on open.
+_ADDED_COLUMNS = {"options": "TEXT"}
 
 
 class JobError(ValueError):
@@ -147,6 +153,7 @@ class JobRecord:
     cancel: int
     attempts: int
     resumed_from: int | None
+    options: dict[str, Any] = field(default_factory=dict)
     position: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -183,8 +190,8 @@ class JobRecord:
         """JSON-ready summary (events left out; see :meth:`history`)."""
         keys = ("job_id", "kind", "label", "status", "stage", "progress", "epoch", "epochs",
                 "pid", "host", "run_id", "message", "dataset_name", "dataset_hash", "model",
-                "params", "created", "started", "finished", "attempts", "resumed_from",
-                "position")
+                "params", "options", "created", "started", "finished", "attempts",
+                "resumed_from", "position")
         return {**{k: getattr(self, k) for k in keys}, "started_by": self.started_by,
                 "origin": self.origin}
 
@@ -264,6 +271,10 @@ class JobStore:
         self.max_running = max_running
         with closing(self._connect()) as con, con:
             con.execute(_SCHEMA)
+            have = {row["name"] for row in con.execute("PRAGMA table_info(jobs)")}
+            for name, kind in _ADDED_COLUMNS.items():
+                if name not in have:
+                    con.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
 
     def __repr__(self) -> str:
         return f"JobStore({str(self.root)!r})"
@@ -299,7 +310,7 @@ class JobStore:
 
     def _update(self, job_id: str, values: dict[str, Any], where: str = "",
                 where_params: tuple = ()) -> int:
-        for key in ("params", "events", "origin"):
+        for key in ("params", "events", "origin", "options"):
             if key in values and not isinstance(values[key], str):
                 values[key] = json.dumps(values[key], default=json_default)
         sets = ", ".join(f"{k} = ?" for k in values)
@@ -345,10 +356,26 @@ class JobStore:
 
     def submit(self, ds, dataset_name: str, model: str, params: dict[str, Any] | None = None,
                origin: dict[str, Any] | None = None, kind: str = "train",
-               label: str | None = None) -> str:
-        """Queue a training job for ``model`` on ``ds``; starts it if a slot is free. Its id."""
+               label: str | None = None, options: dict[str, Any] | None = None) -> str:
+        """Queue a job for ``model`` on ``ds``; starts it if a slot is free. Its id.
+
+        ``kind`` is ``train`` (fit ``params``) or ``tune`` (search from ``params`` with
+        ``options``, the :class:`~recsys_core.tune.TuneConfig` fields, then refit).
+        """
         from recsys_core import models
 
+        if kind not in KINDS:
+            raise JobError(f"unknown job kind {kind!r}; choose one of: {', '.join(KINDS)}")
+        options = json.loads(json.dumps(options or {}, default=json_default))
+        if kind == "tune":
+            from recsys_core.tune import TuneConfig
+
+            try:
+                TuneConfig(**options)
+            except (TypeError, ValueError) as err:
+                raise JobError(str(err)) from None
+        elif options:
+            raise JobError(f"a {kind} job takes no options, got {', '.join(sorted(options))}")
         if model not in models.available():
             raise JobError(f"unknown model {model!r}; choose one of: "
                            f"{', '.join(models.available())}")
@@ -360,7 +387,8 @@ class JobStore:
         fingerprint = self.persist_dataset(ds)
         job_id = f"job-{time.strftime('%m%d%H%M%S')}-{secrets.token_hex(2)}"
         now = time.time()
-        row = {"job_id": job_id, "kind": kind, "label": label or f"{model} on {dataset_name}",
+        default_label = f"{'tune ' if kind == 'tune' else ''}{model} on {dataset_name}"
+        row = {"job_id": job_id, "kind": kind, "label": label or default_label,
                "dataset_name": dataset_name, "dataset_hash": fingerprint, "model": model,
                "params": json.dumps(params), "status": QUEUED, "stage": "queued",
                "progress": 0.0, "epoch": 0, "epochs": int(params.get("epochs") or 0),
@@ -368,7 +396,7 @@ class JobStore:
                "message": "queued", "origin": json.dumps(origin or origin_of()),
                "created": now, "queued": now, "started": None, "finished": None,
                "slots": self.max_running or default_slots(), "cancel": 0, "attempts": 0,
-               "resumed_from": None}
+               "resumed_from": None, "options": json.dumps(options)}
         self.job_dir(job_id).mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as con:
             con.execute(f"INSERT INTO jobs ({', '.join(row)}) VALUES "
@@ -475,7 +503,7 @@ class JobStore:
     @staticmethod
     def _record(row: sqlite3.Row) -> JobRecord:
         data = dict(row)
-        for key, empty in (("params", {}), ("events", []), ("origin", {})):
+        for key, empty in (("params", {}), ("events", []), ("origin", {}), ("options", {})):
             data[key] = json.loads(data[key]) if data[key] else empty
         data["progress"] = float(data["progress"] or 0.0)
         data["epoch"], data["epochs"] = int(data["epoch"] or 0), int(data["epochs"] or 0)
@@ -510,6 +538,7 @@ class JobStore:
 
         CheckpointDir(self.checkpoint_dir(job_id)).clear()
         store = RunStore(self.root)  # opening removes the temporary folders of dead saves
+        store.close_studies(job_id, CANCELLED)
         runs = store.list()
         for run_id, config in zip(runs["run_id"], runs["config"]):
             if (config.get("train", {}).get("job_") or {}).get("id") == job_id:

@@ -1,4 +1,4 @@
-"""``python -m recsys_core.jobs_worker JOB_ID``: the process that runs one training job.
+"""``python -m recsys_core.jobs_worker JOB_ID``: the process that runs one training or tuning job.
 
 Started by :meth:`recsys_core.jobs_store.JobStore.dispatch` (never by hand) in
 its own session, with ``GRAPHREC_HOME`` pointing at the store and its output
@@ -14,6 +14,9 @@ appended to ``jobs/<JOB_ID>/worker.log``. It
    every epoch's loss and metrics in the row, evaluates on the test part and
    saves the run, tagged ``job_`` = id, attempts and the epoch it resumed from
    (at ``nice`` 10, ``GRAPHREC_JOB_NICE``: page runs of the dashboard go first);
+   a ``tune`` job runs :func:`recsys_core.jobs.tune_and_save` instead, without
+   checkpoints (a resumed search starts again; the earlier study is kept,
+   marked interrupted);
 4. marks the job done (or failed with the error's one-line message; the
    traceback goes to the log), removes its checkpoints once done, and calls
    ``dispatch`` so the next queued job starts in the slot it frees.
@@ -147,7 +150,7 @@ def run(store: JobStore, job_id: str) -> int:
     context = None
     try:
         from recsys_core.checkpoint import CheckpointDir
-        from recsys_core.jobs import train_and_save
+        from recsys_core.jobs import train_and_save, tune_and_save
         from recsys_core.runs import read_dataset
         from recsys_core.train import checkpointing
 
@@ -157,7 +160,7 @@ def run(store: JobStore, job_id: str) -> int:
         from_epoch = int(latest.get("epoch", 0)) if latest else 0
         events = [e for e in (latest or {}).get("events", record.events)
                   if e["epoch"] <= from_epoch]
-        if resumed:
+        if resumed and record.kind != "tune":
             print(f"resuming from epoch {from_epoch}"
                   + (f" (checkpoint stage {latest['stage']}, epoch {latest['stage_epoch']})"
                      if latest else " (no checkpoint: training from the start)"), flush=True)
@@ -168,23 +171,41 @@ def run(store: JobStore, job_id: str) -> int:
         saver = RunSaver(store.root, {"id": job_id, "attempts": record.attempts,
                                       "resumed": resumed,
                                       "resumed_from_epoch": from_epoch if resumed else None})
-        with checkpointing(checkpoints):
-            outcome = train_and_save(context, ds, record.dataset_name, record.model,
-                                     record.params, store=saver)
+        if record.kind == "tune":
+            # Trials must not continue from one another's checkpoints: a search runs
+            # unchecked, and a resumed tuning job starts its search again.
+            if resumed and saver.store.close_studies(job_id, "interrupted"):
+                print("the interrupted attempt's study is kept as interrupted; searching "
+                      "again", flush=True)
+            outcome = tune_and_save(context, ds, record.dataset_name, record.model,
+                                    record.params, record.options, store=saver,
+                                    study_store=saver.store, job_id=job_id)
+        else:
+            with checkpointing(checkpoints):
+                outcome = train_and_save(context, ds, record.dataset_name, record.model,
+                                         record.params, store=saver)
         for name in checkpoints.skipped:
             print(f"damaged checkpoint {name} skipped; the one before it was used", flush=True)
         context.flush()
         beat.stop()  # before the row stops saying running, or the beat would end the process
-        note = f" (resumed from epoch {from_epoch})" if resumed else ""
+        if record.kind == "tune":
+            note = " (search restarted after an interruption)" if resumed else ""
+            done = (f"saved as run {outcome.run_id} after {outcome.seconds:.1f} s of search "
+                    f"and refit, {outcome.stopped_by}{note}" if outcome.run_id else
+                    f"search finished in {outcome.seconds:.1f} s, {outcome.stopped_by}; no "
+                    "refit asked for, so no run saved")
+        else:
+            note = f" (resumed from epoch {from_epoch})" if resumed else ""
+            done = (f"saved as run {outcome.run_id} after {outcome.seconds:.1f} s of "
+                    f"training, stopped by {outcome.stopped_by}{note}")
         mine = store._update(job_id, {
             "status": DONE, "stage": "done", "progress": 1.0, "run_id": outcome.run_id,
-            "finished": time.time(),
-            "message": f"saved as run {outcome.run_id} after {outcome.seconds:.1f} s of "
-                       f"training, stopped by {outcome.stopped_by}{note}"},
+            "finished": time.time(), "message": done},
             "AND status = ? AND pid = ? AND cancel = 0", (RUNNING, os.getpid()))
         if not mine:  # cancelled while saving: the run must not stay
-            saver.store.delete(outcome.run_id)
-            print(f"cancelled while saving: run {outcome.run_id} removed", flush=True)
+            if outcome.run_id:
+                saver.store.delete(outcome.run_id)
+                print(f"cancelled while saving: run {outcome.run_id} removed", flush=True)
             return 1
         checkpoints.clear()
         print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} done: run {outcome.run_id}", flush=True)

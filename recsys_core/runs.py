@@ -279,6 +279,15 @@ class RunStore:
         self._query(f"INSERT OR REPLACE INTO trials VALUES (?, {', '.join('?' * len(cols))})",
                     (study_id, *(row.get(c) for c in cols)))
 
+    def close_studies(self, job_id: str, status: str) -> int:
+        """Set ``status`` on the running studies a job started (its worker is gone); how many."""
+        rows = self._query("SELECT study_id, info FROM studies WHERE status = 'running'")
+        ids = [r["study_id"] for r in rows if json.loads(r["info"] or "{}").get("job_id") == job_id]
+        for study_id in ids:
+            self._query("UPDATE studies SET status = ?, finished = ? WHERE study_id = ?",
+                        (status, time.time(), study_id))
+        return len(ids)
+
     def studies(self) -> pd.DataFrame:
         """One row per tuning study, newest first; JSON fields parsed."""
         rows = self._query("SELECT * FROM studies ORDER BY created DESC")

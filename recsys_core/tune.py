@@ -141,7 +141,8 @@ def tune(model_name: str, dataset: Dataset, config: TuneConfig | None = None,
          base_params: dict[str, Any] | None = None, store=None,
          progress: Callable[[TuneProgress], Any] | None = None,
          pruner=None, sampler=None, refit_callbacks=(),
-         save_run: Callable[[Any], str] | None = None) -> TuneResult:
+         save_run: Callable[[Any], str] | None = None,
+         info: dict[str, Any] | None = None) -> TuneResult:
     """Search ``model_name``'s space on validation within the budget, then refit the best.
 
     ``base_params`` are fixed model parameters (the search overrides them where it
@@ -152,7 +153,8 @@ def tune(model_name: str, dataset: Dataset, config: TuneConfig | None = None,
     replaces the median pruner and ``sampler`` the seeded TPE sampler;
     ``refit_callbacks`` see the refit's training events.
     ``save_run(model) -> run id`` saves the refit model instead of ``store.save``
-    with test metrics (the dashboard saves its full evaluation). Returns a
+    with test metrics (the dashboard saves its full evaluation). ``info`` is kept in
+    the study's record (a job id, say). Returns a
     :class:`TuneResult`.
     """
     import optuna
@@ -197,7 +199,8 @@ def tune(model_name: str, dataset: Dataset, config: TuneConfig | None = None,
                                        "sampler": type(sampler).__name__,
                                        "pruner": type(pruner).__name__,
                                        "base_params": base,
-                                       "valid_interactions": int(len(ds.valid))}}
+                                       "valid_interactions": int(len(ds.valid)),
+                                       **(info or {})}}
     if store is not None:
         store.save_study(record)
     trials: list[dict[str, Any]] = []

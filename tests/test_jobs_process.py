@@ -188,3 +188,51 @@ def test_cli_background_returns_at_once_and_jobs_commands_follow_it(home):
                          timeout=60, cwd=ROOT)
     assert bad.returncode == 2 and "is done; only an interrupted" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_tune_job_runs_in_a_worker_saves_the_refit_and_tags_study_and_run(home, ds):
+    store = JobStore(home)
+    job_id = store.submit(ds, "small", "mf", {"dim": 8, "epochs": 6}, kind="tune",
+                          options={"budget_min": 2.0, "trials": 2, "seed": 0})
+    record = store.get(job_id, refresh=False)
+    assert record.kind == "tune" and record.label == "tune mf on small"
+    assert record.options == {"budget_min": 2.0, "trials": 2, "seed": 0}
+    done = store.wait(job_id, timeout=240)
+    assert done.status == DONE, store.log(job_id)
+    assert done.pid != os.getpid() and "of search and refit" in done.message
+    runs = RunStore(home)
+    studies = runs.studies()
+    assert len(studies) == 1 and studies.loc[0, "status"] == "finished"
+    assert studies.loc[0, "info"]["job_id"] == job_id
+    assert studies.loc[0, "run_id"] == done.run_id
+    assert len(runs.trials(studies.loc[0, "study_id"])) == 2
+    train = runs.config(done.run_id)["train"]
+    assert train["tune_"]["study_id"] == studies.loc[0, "study_id"]
+    assert train["job_"]["id"] == job_id
+    # The refit's epochs reached the job's chart.
+    assert done.events and done.events[-1]["epoch"] >= 1
+
+
+def test_tune_job_bad_options_are_refused_with_their_name(home, ds):
+    store = JobStore(home)
+    with pytest.raises(JobError, match="budget_min must be positive"):
+        store.submit(ds, "small", "mf", {}, kind="tune", options={"budget_min": 0})
+    with pytest.raises(JobError, match="unexpected keyword argument 'budget'"):
+        store.submit(ds, "small", "mf", {}, kind="tune", options={"budget": 1})
+    with pytest.raises(JobError, match="unknown job kind 'sweep'"):
+        store.submit(ds, "small", "mf", {}, kind="sweep")
+    with pytest.raises(JobError, match="a train job takes no options"):
+        store.submit(ds, "small", "mf", {}, options={"budget_min": 1})
+    assert store.list() == []
+
+
+def test_cancelled_tune_job_leaves_no_run_and_its_study_cancelled(home, ds):
+    store = JobStore(home)
+    job_id = store.submit(ds, "small", "lightgcn", LONG, kind="tune",
+                          options={"budget_min": 5.0, "seed": 0})
+    _until(store, job_id, lambda r: r.stage == "tuning" and r.progress > 0)
+    assert store.cancel(job_id).status == CANCELLED
+    runs = RunStore(home)
+    assert runs.list().empty
+    studies = runs.studies()
+    assert list(studies["status"]) == ["cancelled"]

@@ -44,10 +44,10 @@ def _job_store(root: str) -> JobStore:
 
 
 def submit(dataset_name: str, ds: Dataset, model_name: str, params: dict[str, Any],
-           session: str) -> str:
-    """Queue a training job started from this browser session; its id."""
+           session: str, kind: str = "train", options: dict[str, Any] | None = None) -> str:
+    """Queue a training (or tuning) job started from this browser session; its id."""
     return job_store().submit(ds, dataset_name, model_name, params,
-                              origin=origin_of("browser", session))
+                              origin=origin_of("browser", session), kind=kind, options=options)
 
 
 def any_active() -> bool:
@@ -60,7 +60,7 @@ def job_cards(limit: int = 8) -> None:
     if not records:
         return
     st.subheader("Jobs")
-    st.caption("Every training job of this workspace, whoever started it; each runs in its "
+    st.caption("Every training and tuning job of this workspace, whoever started it; each runs in its "
                "own process and keeps going when this page, the browser or the server closes.")
     for record in reversed(records[-limit:]):
         _card(record)
@@ -88,14 +88,16 @@ def _card(r: JobRecord) -> None:
         elif r.status in (INTERRUPTED, FAILED):
             button.button("Resume", key=f"resume_{r.job_id}", on_click=_act,
                           args=("resume", r.job_id),
-                          help="Continue from the last epoch checkpoint in a new worker.")
+                          help="Search again in a new worker." if r.kind == "tune" else
+                          "Continue from the last epoch checkpoint in a new worker.")
         progress = 1.0 if r.status == DONE else r.progress
         st.progress(min(max(progress, 0.0), 1.0), text=f"{r.stage}: {r.message}")
         if r.events:
             st.plotly_chart(training_curves(r.history(), title=r.label),
                             key=f"curve_{r.job_id}", config={"displaylogo": False})
         if r.status == FAILED:
-            st.error(f"Training failed: {r.message}. The worker's log: `python -m recsys_core "
+            st.error(f"{'Tuning' if r.kind == 'tune' else 'Training'} failed: {r.message}. "
+                     f"The worker's log: `python -m recsys_core "
                      f"jobs log {r.job_id}`.")
         elif r.status == INTERRUPTED:
             st.warning(f"{r.message}.")

@@ -1,10 +1,9 @@
 """Training jobs and saved runs for the train, embeddings, recommendations and evaluation pages.
 
-Training jobs go to the durable job store (:mod:`ui.jobs_view`): each runs in
-its own process and every session sees every job, as it sees every saved
-run. The in-server thread registry (an ``st.cache_resource`` singleton) still
-runs tuning searches; each browser session sees only the ones it started
-(filtered by a session id kept in ``st.session_state``).
+Training and tuning jobs go to the durable job store (:mod:`ui.jobs_view`):
+each runs in its own process and every session sees every job, as it sees
+every saved run; a job records the browser session that started it (a
+session id kept in ``st.session_state``).
 """
 
 from __future__ import annotations
@@ -16,8 +15,6 @@ import pandas as pd
 import streamlit as st
 
 from recsys_core.data.dataset import Dataset
-from recsys_core.jobs import DONE, FAILED, JobRegistry
-from recsys_core.viz.eval_charts import training_curves
 
 #: str: this browser session's id, tagging the jobs it starts.
 SESSION_ID = "runs_session_id"
@@ -30,12 +27,6 @@ PREFERRED_MODELS = ("lightgcn", "text_lightgcn", "mf", "popularity", "text_knn",
 
 def session_id() -> str:
     return st.session_state.setdefault(SESSION_ID, uuid.uuid4().hex[:12])
-
-
-@st.cache_resource
-def jobs() -> JobRegistry:
-    """The server's job registry (one training at a time: the CPU cores are shared)."""
-    return JobRegistry(max_running=1)
 
 
 def store():
@@ -78,8 +69,8 @@ def submit_training(dataset_name: str, ds: Dataset, model_name: str, params: dic
 
 
 def live_jobs(limit: int = 6) -> None:
-    """Every stored job (progress, live curves, who started it, Cancel / Resume), this
-    session's in-server jobs (tuning), and the saved runs below them.
+    """Every stored job (progress, live curves, who started it, Cancel / Resume) and the
+    saved runs below them.
 
     While a job is queued or running, the panel refreshes itself every second
     without rerunning the rest of the page; the runs table in it shows a
@@ -87,39 +78,13 @@ def live_jobs(limit: int = 6) -> None:
     """
     from ui import jobs_view
 
-    registry = jobs()
-    mine = {"session": session_id()}
-    running = bool(registry.active(mine)) or jobs_view.any_active()
-
-    @st.fragment(run_every=1.0 if running else None)
+    @st.fragment(run_every=1.0 if jobs_view.any_active() else None)
     def panel() -> None:
         jobs_view.job_cards(limit)
-        for s in reversed(registry.list(mine)[-limit:]):
-            _job_card(registry, s)
         st.subheader("Saved runs")
         runs_manager()
 
     panel()
-
-
-def _job_card(registry: JobRegistry, s) -> None:
-    with st.container(border=True):
-        head, button = st.columns([5, 1])
-        head.markdown(f"**{s.label}** · {s.state} · {s.elapsed:.0f} s")
-        if not s.is_finished:
-            button.button("Cancel", key=f"cancel_{s.id}", on_click=registry.cancel, args=(s.id,),
-                          help="Stop at the end of the current epoch; nothing is saved.")
-        st.progress(s.progress, text=f"{s.stage}: {s.message}")
-        if s.events:
-            st.plotly_chart(training_curves(s.history(), title=s.label), key=f"curve_{s.id}",
-                            config={"displaylogo": False})
-        if s.state == FAILED:
-            st.error(f"Training failed: {s.error}")
-        elif s.state == DONE and s.result is not None:
-            r = s.result
-            note = f" Text features: {r.text_cache}." if r.text_cache else ""
-            st.success(f"Saved as run `{r.run_id}` after {r.seconds:.1f} s "
-                       f"(stopped by {r.stopped_by}).{note}")
 
 
 # ------------------------------------------------------------------ saved runs

@@ -1,5 +1,5 @@
-"""Tuning on the Train page (a budgeted search run as a background job) and the study view
-of the Evaluation page."""
+"""Tuning on the Train page (a budgeted search run as a durable background job) and the
+study view of the Evaluation page."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import streamlit as st
 
 from recsys_core.data.dataset import Dataset
 from recsys_core.viz import tune_charts
-from ui import preload, runs
+from ui import runs
 
 #: The Train page's two modes.
 MODES = ("Train", "Tune")
@@ -36,65 +36,14 @@ def mode_inputs() -> tuple[str, float]:
 
 def submit_tuning(dataset_name: str, ds: Dataset, model_name: str, params: dict[str, Any],
                   budget_min: float) -> str:
-    """Queue a tuning job; its card shows the search's progress, then the refit's epochs."""
-    from recsys_core import models
-    from recsys_core.evaluate import classification_pairs, evaluate, roc_curve_points
-    from recsys_core.jobs import EVAL_KS, TrainOutcome, encode_texts
-    from recsys_core.train import StopTraining
-    from recsys_core.tune import TuneConfig, tune
+    """Queue a tuning job in its own worker process, like a training job; its id.
 
-    archive = runs.store()
-    fixed = {k: v for k, v in params.items() if k not in ("epochs", "patience", "max_seconds")}
+    Its card shows the search's progress, then the refit's epochs.
+    """
+    from ui import jobs_view
 
-    def work(context):
-        with preload.paused():
-            context.set_stage("preparing")
-            note = encode_texts(context, models.make(model_name, **fixed), ds)
-            context.set_stage("tuning", f"searching {model_name} for {budget_min:g} min")
-
-            def progress(p) -> None:
-                best = "" if p.best_value is None else f" · best NDCG@20 {p.best_value:.4f}"
-                context.report(p.fraction, f"{p.message} · {p.complete} done, {p.pruned} "
-                                           f"pruned{best}")
-                if context.cancelled:
-                    raise StopTraining("cancelled")
-
-            def save(model) -> str | None:
-                if context.cancelled:
-                    return None
-                fitted = model.dataset_
-                evaluation = roc = None
-                if fitted.test is not None and len(fitted.test):
-                    context.set_stage("evaluating", "evaluating on the test part")
-                    evaluation = evaluate(model, fitted, ks=EVAL_KS, name=model_name)
-                    pairs = classification_pairs(model, fitted)
-                    if pairs["label"].any() and not pairs["label"].all():
-                        roc = roc_curve_points(pairs["label"], pairs["score"], max_points=200)
-                context.set_stage("saving", "saving the run")
-                return archive.save(model, fitted, dataset_name, evaluation, roc)
-
-            def refitting(event) -> None:
-                if context.stage != "refitting":
-                    context.set_stage("refitting", "retraining the best setting on all "
-                                                   "training data")
-                callback(event)
-
-            callback = context.train_callback()
-            result = tune(model_name, ds, TuneConfig(budget_min=budget_min), base_params=fixed,
-                          store=archive.store, progress=progress, save_run=save,
-                          refit_callbacks=[refitting])
-            model = result.model
-            stopped = "cancelled" if context.cancelled or result.run_id is None else (
-                f"tuning ({len(result.trials)} trials, best validation NDCG@20 "
-                f"{result.best_value:.4f})")
-            return TrainOutcome(model_name, dataset_name, stopped,
-                                result.seconds + result.refit_seconds, run_id=result.run_id,
-                                metrics=dict(getattr(model, "best_metrics_", {}) or {}),
-                                text_cache=note)
-
-    return runs.jobs().submit(f"tune {model_name} on {dataset_name}", work,
-                              meta={"session": runs.session_id(), "dataset": dataset_name,
-                                    "model": model_name, "kind": "tune"})
+    return jobs_view.submit(dataset_name, ds, model_name, params, runs.session_id(),
+                            kind="tune", options={"budget_min": budget_min})
 
 
 # ------------------------------------------------------------------ studies

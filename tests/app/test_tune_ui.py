@@ -1,14 +1,16 @@
-"""Tune on the Train page (a background search with progress, then a saved refit run) and
+"""Tune on the Train page (a durable background job with progress, then a saved refit run) and
 the study's trials on the Evaluation page."""
 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from apptest_helpers import texts
 from trained_runs import open_page, run_until
 
+from recsys_core.jobs_store import JobStore
 from recsys_core.runs import RunStore
 
 
@@ -23,6 +25,10 @@ def test_tune_runs_a_study_saves_the_refit_and_shows_the_trials(monkeypatch, tmp
     at.button(key="train_start").click().run()
     assert len(at.get("progress")) == 1
     at = run_until(at, lambda a: "Saved as run" in texts(a))
+    # The search ran as a durable job in its own worker process, started from this browser.
+    (job,) = JobStore(tmp_path).list()
+    assert job.kind == "tune" and job.status == "done" and job.options["budget_min"] == 0.1
+    assert job.origin["via"] == "browser" and job.pid != os.getpid()
     store = RunStore(tmp_path)
     studies = store.studies()
     assert len(studies) == 1 and studies.loc[0, "status"] == "finished"
