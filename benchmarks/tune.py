@@ -19,6 +19,9 @@ defaults against its tuned run.
 
     timeout 3600 .venv/bin/python benchmarks/tune.py --data sample --budget-min 1
     timeout 3600 .venv/bin/python benchmarks/tune.py --data movietweetings --budget-min 2
+    # seed-to-seed spread of the defaults on one split
+    for s in 0 1 2; do .venv/bin/python benchmarks/tune.py --data movietweetings \
+        --budget-min 0 --model-seed $s --models lightgcn text_lightgcn; done
     timeout 3600 .venv/bin/python benchmarks/tune.py --data gowalla --models lightgcn \\
         --budget-min 10 --max-train-min 10
 """
@@ -78,6 +81,8 @@ def fixed_params(name: str, args) -> dict:
         params["max_seconds"] = args.max_train_min * 60
     if args.threads and "threads" in accepted:
         params["threads"] = args.threads
+    if args.model_seed is not None and "seed" in accepted:
+        params["seed"] = args.model_seed
     return params
 
 
@@ -93,6 +98,8 @@ def main() -> None:
                         help="cap on every training run (defaults and trials), minutes")
     parser.add_argument("--threads", type=int, help="torch threads for models that take it")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model-seed", type=int,
+                        help="the models' own seed (default --seed): the split stays the same")
     args = parser.parse_args()
     names = [m for m in (args.models or MODELS) if m in REGISTRY]
     start = time.perf_counter()

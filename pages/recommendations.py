@@ -16,8 +16,9 @@ run_id = runs.run_picker("Run", "rec_run", saved)
 model, ds = runs.open_run(run_id)
 llm = explore.llm_settings()
 c1, c2 = st.columns(2)
-k = c1.slider("How many recommendations (K)", 5, 50, 10, key="rec_k")
-include_cold = c2.checkbox("Include items with no interactions", value=True, key="rec_cold",
+k = c1.slider("How many recommendations (K)", 5, 50, explore.DEFAULT_K, key="rec_k")
+include_cold = c2.checkbox("Include items with no interactions", key="rec_cold",
+                           value=explore.DEFAULT_INCLUDE_COLD,
                            help="Text models can recommend items nobody has interacted with yet.")
 
 find, pick = st.columns([1, 2])

@@ -27,6 +27,9 @@ or gated model (``text_lightgcn``, ``text_sage``, whose refit covers several
 stages and keeps the gate) reruns the best setting with ``refit`` on (seeded:
 the same selection) instead; a closed-form model is fitted on train +
 validation.
+The first trial (``defaults_first``, on) is the model's defaults, enqueued
+before TPE draws anything, so a study is never worse on validation than
+pressing Train without one, and its other trials count as its warm-up.
 That run is saved with the study id and the best parameters (``tune_`` in
 its training record). Every trial is stored in the run store (``studies``
 and ``trials`` tables) with its parameters, value, state and duration.
@@ -66,6 +69,7 @@ class TuneConfig:
     warmup_trials: int = 3  # random trials before TPE models the space; none pruned before them
     warmup_epochs: int = 3  # epochs a trial always gets before it can be pruned
     refit: bool = True  # refit the best setting on train + validation and return that model
+    defaults_first: bool = True  # trial 0 is the model's defaults: a search starts from them
 
     def __post_init__(self) -> None:
         problems = [f"{name} must be {rule}, got {getattr(self, name)!r}" for name, ok, rule in (
@@ -188,6 +192,10 @@ def tune(model_name: str, dataset: Dataset, config: TuneConfig | None = None,
     pruner = pruner or optuna.pruners.MedianPruner(n_startup_trials=config.warmup_trials,
                                                    n_warmup_steps=config.warmup_epochs)
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+    if config.defaults_first:
+        defaults = default_setting(cls, base)
+        if defaults:
+            study.enqueue_trial(defaults)
     study_id = f"{time.strftime('%Y%m%d-%H%M%S')}-tune-{model_name}-{secrets.token_hex(3)}"
     budget = config.budget_min * 60.0
     start = time.perf_counter()
@@ -343,6 +351,46 @@ def tune(model_name: str, dataset: Dataset, config: TuneConfig | None = None,
     if store is not None:
         store.save_study(record)
     return result
+
+
+def default_setting(cls, base: dict[str, Any]) -> dict[str, Any]:
+    """The point of ``cls.search_space`` that the model's defaults (or ``base``) pick.
+
+    Each parameter the space draws takes its value from ``base``, else from the
+    signature's default; one whose value lies outside the space's range (or
+    choices) is left for the sampler.
+    """
+    signature = inspect.signature(cls.__init__).parameters
+    probe = _DefaultProbe({name: base.get(name, p.default) for name, p in signature.items()
+                           if name != "self" and p.default is not inspect.Parameter.empty})
+    cls.search_space(probe)
+    return probe.values
+
+
+class _DefaultProbe:
+    """A stand-in for an Optuna trial that answers each ``suggest_*`` with the default."""
+
+    def __init__(self, defaults: dict[str, Any]):
+        self.defaults = defaults
+        self.values: dict[str, Any] = {}
+
+    def _pick(self, name: str, fits: Callable[[Any], bool], fallback: Any) -> Any:
+        value = self.defaults.get(name, inspect.Parameter.empty)
+        if value is not inspect.Parameter.empty and fits(value):
+            self.values[name] = value
+            return value
+        return fallback
+
+    def suggest_float(self, name: str, low: float, high: float, **_: Any) -> float:
+        return self._pick(name, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+                          and low <= v <= high, low)
+
+    def suggest_int(self, name: str, low: int, high: int, **_: Any) -> int:
+        return self._pick(name, lambda v: isinstance(v, int) and not isinstance(v, bool)
+                          and low <= v <= high, low)
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        return self._pick(name, lambda v: v in list(choices), list(choices)[0])
 
 
 def _plain_bpr(cls) -> bool:

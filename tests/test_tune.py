@@ -9,8 +9,11 @@ import pytest
 
 from recsys_core.cli import main
 from recsys_core.data.synthetic import generate
+from recsys_core.models.ease import EASE
+from recsys_core.models.lightgcn import LightGCN
+from recsys_core.models.popularity import Popularity
 from recsys_core.runs import RunStore
-from recsys_core.tune import TuneConfig, tune
+from recsys_core.tune import TuneConfig, default_setting, tune
 from recsys_core.viz import tune_charts
 
 FIXED = {"epochs": 6, "batch_size": 256}
@@ -60,6 +63,22 @@ def test_three_trials_are_stored_with_params_value_state_and_duration(study):
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
 
 
+def test_the_first_trial_is_the_models_defaults(study):
+    store, result, _ = study
+    first = store.trials(result.study_id).loc[0, "params"]
+    # LightGCN's signature defaults, each inside its search space.
+    assert first == {"lr": 1e-2, "dim": 64, "layers": 3, "reg": 1e-4, "patience": 5}
+    assert default_setting(LightGCN, FIXED) == first
+
+
+def test_default_setting_takes_base_values_and_leaves_out_of_range_ones_to_the_sampler():
+    assert default_setting(LightGCN, {"lr": 0.02, "dim": 48, "layers": 9}) == {
+        "lr": 0.02, "reg": 1e-4, "patience": 5}  # dim 48 not a choice, 9 layers out of range
+    assert default_setting(EASE, {}) == {}  # l2=None: chosen on validation, so sampled
+    assert default_setting(EASE, {"l2": 500.0}) == {"l2": 500.0}
+    assert default_setting(Popularity, {}) == {}  # nothing to search
+
+
 def test_refit_run_has_the_best_trials_params_and_uses_validation(study, ds):
     store, result, _ = study
     best = store.trials(result.study_id).set_index("number").loc[result.model.tune_["best_trial"]]
@@ -101,7 +120,7 @@ def test_median_pruner_prunes_a_hopeless_setting(ds, tmp_path):
     good = {"dim": 32, "reg": 1e-4, "patience": 3}
     settings = [{**good, "lr": 0.05}, {**good, "lr": 0.03}, {**good, "lr": 1e-7}]
     result = tune("mf", ds, TuneConfig(budget_min=5, trials=3, warmup_trials=2, warmup_epochs=1,
-                                       refit=False),
+                                       refit=False, defaults_first=False),
                   base_params={"epochs": 8, "batch_size": 256}, store=store,
                   sampler=Scripted(settings))
     trials = store.trials(result.study_id)

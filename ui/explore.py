@@ -24,6 +24,8 @@ from ui.cache import no_run_context_warning
 DISPLAY_MAX = 20_000
 #: Recommendation cards shown open, with their explanation, when a list first appears.
 OPEN_CARDS = 3
+#: The Recommendations page's first list: K and whether cold items may appear.
+DEFAULT_K, DEFAULT_INCLUDE_COLD = 10, True
 #: Session keys of the optional language-model narrator.
 LLM_URL, LLM_MODEL = "llm_url", "llm_model"
 
@@ -57,6 +59,26 @@ def warm_newest_run() -> None:
                 projection_chart(run_id, method, kinds, color_by)
             except AttributeError:  # no embeddings (a popularity run): the other pages load it
                 runs.load_run(run_id)
+
+
+def warm_recommendations() -> None:
+    """Compute the Recommendations page's first view of the newest run (its first user's
+    top K, the open cards' explanations and the first path graph) into the shared caches,
+    so the first visitors find it ready (the server's preload calls it)."""
+    with no_run_context_warning():
+        saved = runs.runs_frame()
+        if saved.empty:
+            return
+        run_id = saved["run"].iloc[0]
+        _, ds = runs.load_run(run_id)
+        if ds.n_users == 0:
+            return
+        user, llm = str(ds.user_ids[0]), ("", "")
+        recs = top_k(run_id, user, DEFAULT_K, DEFAULT_INCLUDE_COLD)
+        for item in recs["item"].astype(str).head(OPEN_CARDS):
+            explanation(run_id, user, item, llm)
+        if len(recs):
+            path_graph_html(run_id, user, str(recs["item"].iloc[0]), llm)
 
 
 @dataclass
@@ -251,7 +273,9 @@ def recommendation_card(run_id: str, user: str, row, llm: tuple[str, str]) -> No
                  border="horizontal")
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
 def path_graph_html(run_id: str, user: str, item: str, llm: tuple[str, str]) -> str:
+    """The pyvis page drawing the evidence paths of one recommendation."""
     from recsys_core.viz.rec_graph import path_html
 
     _, ds = runs.load_run(run_id)

@@ -14,8 +14,9 @@ imports them while the server is idle:
    fetches the code of the first page's elements from it.
 
 Along the way it fills the shared caches with what the bundled sample shows
-first (Home's numbers, the Data charts, the Graph page's first view), as the
-first session would. The browser's share of a first visit, loading the front
+first (Home's numbers, the Data charts, the Graph page's first view, the newest
+run's embeddings and its first explained recommendations), as the first session
+would. The browser's share of a first visit, loading the front
 end's code for charts and tables, is warmed by :mod:`ui.browser_preload`.
 
 The thread imports one module at a time and never while a script runs or a
@@ -50,7 +51,8 @@ LATER = ("scipy.sparse", "recsys_core.viz.data_charts", "ui.cache:warm_data", "n
          "ui.cache:warm_kernels", "recsys_core.viz.classroom", "ui.classroom_view:warm",
          "recsys_core.jobs", "recsys_core.viz.embedding_charts", "ui.explore:warm_newest_run",
          "recsys_core.explain", "recsys_core.viz.eval_charts", "recsys_core.text",
-         "recsys_core.bert_encoder", "tokenizers", "ui.preload:freeze_heap")
+         "recsys_core.bert_encoder", "tokenizers", "ui.explore:warm_recommendations",
+         "ui.preload:freeze_heap")
 
 #: Seconds of quiet after the first run before :data:`LATER` starts.
 SETTLE_S = 1.0

@@ -452,7 +452,7 @@ def propagation_spec(model, ds: Dataset) -> influence.PropagationSpec | None:
         return None
     # Reading and verifying costs a full propagation: keep the verdict while the
     # weights are unchanged (in-place optimiser steps bump a tensor's version).
-    key = (id(source), source.data_ptr(), source._version, dataset_key(ds))
+    key = (_state_key(model), dataset_key(ds))
     cached = _SPEC_CACHE.get(id(model))
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -468,6 +468,13 @@ def propagation_spec(model, ds: Dataset) -> influence.PropagationSpec | None:
 _SPEC_CACHE: dict[int, tuple[tuple, influence.PropagationSpec | None]] = {}
 
 
+def _state_key(model) -> tuple:
+    """Identity and version of every tensor in the module's state (weights and buffers
+    such as a text gate): any in-place change or reassignment gives a new key."""
+    state = model.module_.state_dict(keep_vars=True)
+    return tuple((name, id(t), t.data_ptr(), t._version) for name, t in state.items())
+
+
 def _ego_tensor(model) -> torch.Tensor | None:
     """The trainable [n_users + n_items, d] layer-0 embedding table, if the model has one."""
     if not isinstance(getattr(model, "layers", None), int):
@@ -479,22 +486,29 @@ def _ego_tensor(model) -> torch.Tensor | None:
 
 
 def _layer0(model) -> Callable[[], torch.Tensor] | None:
-    """The module's own layer-0 embeddings (``ego_all``: ID plus projected text), if it has them."""
+    """The module's own layer-0 table whose propagation scores warm pairs, if it has one.
+
+    ``warm_layer0`` (a gated Text-LightGCN: ID-only and fused blocks side by side)
+    wins over ``ego_all`` (ID plus projected text).
+    """
     module = getattr(model, "module_", None)
-    ego_all = getattr(module, "ego_all", None)
-    return ego_all if callable(ego_all) else None
+    for name in ("warm_layer0", "ego_all"):
+        table = getattr(module, name, None)
+        if callable(table):
+            return table
+    return None
 
 
 def _infer_spec(model, ds: Dataset, source: torch.Tensor) -> influence.PropagationSpec | None:
     """LightGCN reading of the model: ego embeddings, equal layer weights 1 / (L + 1).
 
-    A module with fused layer-0 embeddings (``ego_all``, e.g. Text-LightGCN's ID
-    plus projected text) propagates those instead of its ID table.
+    A module with its own layer-0 table (:func:`_layer0`, e.g. Text-LightGCN's ID
+    plus projected text) propagates that instead of its ID table.
     """
-    ego_all = _layer0(model)
-    if ego_all is not None:
+    layer0 = _layer0(model)
+    if layer0 is not None:
         with torch.no_grad():
-            source = ego_all()
+            source = layer0()
     emb0 = source.detach().cpu().double().numpy()  # [N, d]
     if emb0.shape[0] != ds.n_users + ds.n_items:
         return None
@@ -506,7 +520,12 @@ def _infer_spec(model, ds: Dataset, source: torch.Tensor) -> influence.Propagati
 def _reproduces_scores(model, ds: Dataset, spec: influence.PropagationSpec) -> bool:
     adj = graph_context(ds).removal.adj
     final = influence.propagate_full(adj, spec)  # [N, d]
-    users = np.unique(np.linspace(0, ds.n_users - 1, num=min(4, ds.n_users)).astype(int))
+    # Users with training edges: only their scores come from propagation (as for items).
+    warm_users = np.flatnonzero(np.diff(graph_context(ds).removal.r.indptr) > 0)
+    if len(warm_users) == 0:
+        return False
+    users = warm_users[np.unique(np.linspace(0, len(warm_users) - 1,
+                                             num=min(4, len(warm_users))).astype(int))]
     with torch.no_grad():
         theirs = model.score(torch.as_tensor(users)).double().numpy()  # [B, n_items]
     ours = final[users] @ final[ds.n_users:].T

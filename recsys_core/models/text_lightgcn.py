@@ -216,6 +216,21 @@ class TextLightGCNModule(torch.nn.Module):
             return ids
         return ids + self.graph_project(self.graph_text)
 
+    def warm_layer0(self) -> Tensor:
+        """[N, dim] or [N, 2 dim] layer-0 rows whose LightGCN propagation scores warm pairs.
+
+        Between two nodes with training edges the gated score is
+        ``(1 - g) a_u . a_i + g f_u . f_i`` (:mod:`~recsys_core.models.text_gate`), one dot
+        product of ``[sqrt(1 - g) a | sqrt(g) f]``. Propagation acts column by column,
+        so propagating ``[sqrt(1 - g) m x_id | sqrt(g) e^(0)]`` yields exactly those
+        blocks: edge-removal explanations re-propagate this one table.
+        """
+        g = float(self.gate.clamp(0.0, 1.0))
+        if g >= 1.0:
+            return self.ego_all()
+        ids = self.id_embedding * self.warm.unsqueeze(1)  # stage 1's ID-only layer 0
+        return torch.cat([(1.0 - g) ** 0.5 * ids, g ** 0.5 * self.ego_all()], dim=1)
+
     def graph_project(self, text: Tensor) -> Tensor:
         """[*, t] -> [*, dim] projected text ``W t`` of layer 0."""
         return self.text_lr_scale * self.project(text)

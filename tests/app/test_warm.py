@@ -96,3 +96,32 @@ def test_warm_newest_run_fills_what_the_embeddings_page_opens(monkeypatch):
     at = open_run_page("embeddings", monkeypatch, home)
     assert at.get("plotly_chart")
     assert at.selectbox(key="emb_run").value == runs.runs_frame()["run"].iloc[0]
+
+
+@pytest.mark.slow
+def test_warm_recommendations_fills_the_first_explained_list(monkeypatch):
+    from trained_runs import open_page as open_run_page
+    from trained_runs import trained_home
+
+    import recsys_core.explain
+    from recsys_core.viz import rec_graph
+    from ui import explore, runs
+
+    home, _ = trained_home()
+    monkeypatch.setenv("GRAPHREC_HOME", home)
+    for cached in (explore.top_k, explore.explanation, explore.path_graph_html):
+        cached.clear()
+    explore.warm_recommendations()
+    monkeypatch.setattr(explore, "_ranked", _refuse)  # the first list is ranked
+    monkeypatch.setattr(recsys_core.explain, "explain", _refuse)  # the open cards explained
+    monkeypatch.setattr(rec_graph, "path_html", _refuse)  # the first path graph drawn
+    at = open_run_page("recommendations", monkeypatch, home)
+    assert at.selectbox(key="rec_run").value == runs.runs_frame()["run"].iloc[0]
+    assert not at.error and "No path graph" not in texts(at)
+    open_cards = [e for e in at.expander if e.label.startswith(("1. ", "2. ", "3. "))]
+    assert len(open_cards) == explore.OPEN_CARDS
+    assert all("faithfulness check" in texts(card) for card in open_cards)
+    # Another user was not warmed: the page computes it and is refused.
+    users = at.selectbox(key="rec_user")
+    users.set_value(users.options[1]).run()
+    assert at.exception and "warm-up missed" in at.exception[0].value
