@@ -177,6 +177,9 @@ class TextLightGCNModule(torch.nn.Module):
         self.n_users, self.n_items, self.layers = n_users, n_items, layers
         text_dim = item_text.shape[1]
         self.embedding = torch.nn.Embedding(n_users + n_items, dim)  # ID embeddings x_n
+        # Drawn before any other parameter, as LightGCN's table: the same seed gives stage 1
+        # the same initial IDs as LightGCN (see TextLightGCN.build_module).
+        self._reset_id_parameters()
         self.project = torch.nn.Linear(text_dim, dim, bias=False)  # W
         self.user_tower = content_tower(text_dim, dim)  # h
         self.item_tower = content_tower(text_dim, dim)  # g
@@ -197,10 +200,16 @@ class TextLightGCNModule(torch.nn.Module):
         self.register_buffer("id_embedding", torch.zeros(n_users + n_items, dim))
         self.register_buffer("gate", torch.ones(()))
         self.register_buffer("score_ratio", torch.ones(()))
-        self.reset_parameters()
+        self._reset_text_parameters()
 
     def reset_parameters(self) -> None:
+        self._reset_id_parameters()
+        self._reset_text_parameters()
+
+    def _reset_id_parameters(self) -> None:
         torch.nn.init.normal_(self.embedding.weight, std=0.1)  # LightGCN's initialisation
+
+    def _reset_text_parameters(self) -> None:
         torch.nn.init.xavier_uniform_(self.project.weight)
         with torch.no_grad():  # same initial W whatever the scale
             self.project.weight.div_(self.text_lr_scale)
@@ -387,6 +396,9 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
         return get_encoder(self.text_model)
 
     def build_module(self, dataset: Dataset) -> TextLightGCNModule:
+        # The trainer has just seeded torch; loading the encoder may draw from it (layer
+        # initialisers), so the state is put back for the ID table to draw as LightGCN's.
+        seeded = torch.get_rng_state()
         encoder = self.encoder()
         items, users = dataset_text_features(
             dataset, encoder, rating_weighted=self.rating_weighted,
@@ -399,6 +411,7 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
                 graph_users = user_profile_embeddings(dataset, encoder)[0]
             graph_users = torch.as_tensor(graph_users)
         adj = normalized_adjacency(dataset, "train")
+        torch.set_rng_state(seeded)
         return TextLightGCNModule(dataset.n_users, dataset.n_items, self.dim, self.layers, adj,
                                   torch.as_tensor(users), torch.as_tensor(items), graph_users,
                                   self.text_lr_scale, self.text_in_graph, self.cold_item_scale)

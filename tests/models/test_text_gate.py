@@ -134,6 +134,23 @@ def test_refit_keeps_the_gate_and_uses_validation(taste, informative):
     assert bool((dense[rows, cols] > 0).all())
 
 
+def test_stage_one_is_lightgcn_so_text_weight_zero_serves_lightgcns_scores(taste):
+    """Same seed and settings: stage 1 starts from LightGCN's initial ID table, sees the same
+    batches and negatives and follows the same gradient (the text terms never reach the
+    IDs), so with text weight 0 every warm pair scores what plain LightGCN gives it."""
+    assert taste.matrix("train").getnnz(axis=0).min() > 0  # no cold item: nothing differs
+    common = dict(epochs=4, batch_size=256, refit=False)
+    plain = make("lightgcn", **common).fit(taste)
+    fused = make("text_lightgcn", **common, use_profiles=False).fit(taste)
+    assert fused.stage_epochs_[0] == plain.epochs_trained_
+    with torch.no_grad():
+        fused.module_.gate.fill_(0.0)
+    fused.invalidate()
+    users = np.arange(taste.n_users)
+    np.testing.assert_allclose(fused.score(users).numpy(), plain.score(users).numpy(),
+                               rtol=1e-4, atol=1e-5)
+
+
 def test_old_runs_without_gate_buffers_load_as_all_text(taste):
     model = make("text_lightgcn", **{**GATED, "epochs": 3, "refit": False}).fit(taste)
     state = {k: v for k, v in model.state_tensors().items()
