@@ -82,8 +82,11 @@ likewise with ``user_dropout``), and ``sg`` stops gradients. Why these choices:
 - ``cold_item_scale`` multiplies cold items' :math:`c_i` when serving: the
   calibration knob between cold items and warm items in one list.
 - **A validated text gate** (``gate``, on by default;
-  :mod:`recsys_core.models.text_gate`): stage 1 *is* an ID-only LightGCN, so
-  its ID table is kept, and warm scores blend the two views,
+  :mod:`recsys_core.models.text_gate`): stage 1 *is* an ID-only LightGCN (with
+  the same seed it starts from LightGCN's initial table, draws the same batches
+  and negatives, and the text terms never reach the IDs, so on data where every
+  item has training edges it is LightGCN to rounding), so its ID table is kept,
+  and warm scores blend the two views,
   :math:`(1-g)\,a_u^\top a_i + g\,\tilde z_u^\top \tilde z_i` with
   :math:`a` stage 1's propagated IDs. The text weight :math:`g \in
   \{0, .25, .5, .75, 1\}` is chosen on validation NDCG@20 by the
