@@ -71,8 +71,6 @@ def warm_recommendations() -> None:
             return
         run_id = saved["run"].iloc[0]
         _, ds = runs.load_run(run_id)
-        if ds.n_users == 0:
-            return
         user, llm = str(ds.user_ids[0]), ("", "")
         recs = top_k(run_id, user, DEFAULT_K, DEFAULT_INCLUDE_COLD)
         for item in recs["item"].astype(str).head(OPEN_CARDS):

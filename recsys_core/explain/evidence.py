@@ -518,10 +518,10 @@ def _infer_spec(model, ds: Dataset, source: torch.Tensor) -> influence.Propagati
 
 
 def _reproduces_scores(model, ds: Dataset, spec: influence.PropagationSpec) -> bool:
-    adj = graph_context(ds).removal.adj
-    final = influence.propagate_full(adj, spec)  # [N, d]
+    removal = graph_context(ds).removal
+    final = influence.propagate_full(removal.adj, spec)  # [N, d]
     # Users with training edges: only their scores come from propagation (as for items).
-    warm_users = np.flatnonzero(np.diff(graph_context(ds).removal.r.indptr) > 0)
+    warm_users = np.flatnonzero(np.diff(removal.r.indptr) > 0)
     if len(warm_users) == 0:
         return False
     users = warm_users[np.unique(np.linspace(0, len(warm_users) - 1,
@@ -530,7 +530,7 @@ def _reproduces_scores(model, ds: Dataset, spec: influence.PropagationSpec) -> b
         theirs = model.score(torch.as_tensor(users)).double().numpy()  # [B, n_items]
     ours = final[users] @ final[ds.n_users:].T
     # Compare items with training edges: only their scores come from propagation.
-    warm = np.diff(graph_context(ds).removal.r_csc.indptr) > 0
+    warm = np.diff(removal.r_csc.indptr) > 0
     theirs, ours = theirs[:, warm], ours[:, warm]
     return bool(np.allclose(ours, theirs, rtol=1e-3, atol=1e-4 * max(1.0, np.abs(theirs).max())))
 

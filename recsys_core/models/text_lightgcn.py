@@ -240,8 +240,11 @@ class TextLightGCNModule(torch.nn.Module):
         g = float(self.gate.clamp(0.0, 1.0))
         if g >= 1.0:
             return self.ego_all()
-        ids = self.id_embedding * self.warm.unsqueeze(1)  # stage 1's ID-only layer 0
-        return torch.cat([(1.0 - g) ** 0.5 * ids, g ** 0.5 * self.ego_all()], dim=1)
+        return torch.cat([(1.0 - g) ** 0.5 * self.id_layer0(), g ** 0.5 * self.ego_all()], dim=1)
+
+    def id_layer0(self) -> Tensor:
+        """[N, dim] stage 1's ID-only layer 0: its ID table on warm nodes, zero on cold ones."""
+        return self.id_embedding * self.warm.unsqueeze(1)
 
     def graph_project(self, text: Tensor) -> Tensor:
         """[*, t] -> [*, dim] projected text ``W t`` of layer 0."""
@@ -286,7 +289,7 @@ class TextLightGCNModule(torch.nn.Module):
 
     def id_embeddings(self) -> tuple[Tensor, Tensor]:
         """The ID-only view: stage 1's LightGCN over the warm nodes' ID table."""
-        out = propagate(self.adj, self.id_embedding * self.warm.unsqueeze(1), self.layers)
+        out = propagate(self.adj, self.id_layer0(), self.layers)
         return out[: self.n_users], out[self.n_users:]
 
     def embeddings(self) -> tuple[Tensor, Tensor]:

@@ -259,44 +259,47 @@ def test_validation_ranks_warm_items_only(fitted, split):
     assert torch.isinf(part[:, 0]).all() and torch.isfinite(part[:, 1]).all()
 
 
-def test_explanation_effects_equal_the_models_own_forward_pass(fitted, split):
-    """History effects come from exact LightGCN re-propagation of the fused layer-0
-    embeddings; they equal re-running the model with the edge taken out of its graph."""
+def _effects_checked_against_forward_pass(model, u: int) -> tuple[str, np.ndarray, dict]:
+    """History effects of user ``u``'s first unseen warm item, each asserted equal to
+    re-running the model without that edge; returns (method, history, expected effects)."""
     from recsys_core.explain.evidence import (
         _rescored_without_edges,
         graph_context,
         history_effects,
     )
 
-    ds = fitted.dataset_
+    ds = model.dataset_
     ctx = graph_context(ds)
     r = ctx.removal.r
-    u = 0
     history = r.indices[r.indptr[u]:r.indptr[u + 1]]
     warm = np.flatnonzero(np.diff(ctx.removal.r_csc.indptr) > 0)
     item = int(np.setdiff1d(warm, history)[0])
-    method, table = history_effects(fitted, ds, u, item, history)
-    assert method == "edge removal with exact LightGCN re-propagation (layer-0 features kept)"
-    base, without = _rescored_without_edges(fitted, ctx, u, item, history)
+    method, table = history_effects(model, ds, u, item, history)
+    base, without = _rescored_without_edges(model, ctx, u, item, history)
     expected = dict(zip(history.tolist(), (base - without).tolist()))
     assert len(table) == len(history) > 0
     for row in table.itertuples():
         assert row.effect == pytest.approx(expected[row.item], abs=1e-5)
+    return method, history, expected
+
+
+def test_explanation_effects_equal_the_models_own_forward_pass(fitted, split):
+    """History effects come from exact LightGCN re-propagation of the fused layer-0
+    embeddings; they equal re-running the model with the edge taken out of its graph."""
+    from recsys_core.explain.evidence import history_effects
+
+    method, history, _ = _effects_checked_against_forward_pass(fitted, u=0)
+    assert method == "edge removal with exact LightGCN re-propagation (layer-0 features kept)"
     # A cold item is scored by its text tower: its effects come from the model's own pass.
-    method, _ = history_effects(fitted, ds, u, int(split.cold_items[0]), history)
+    method, _ = history_effects(fitted, fitted.dataset_, 0, int(split.cold_items[0]), history)
     assert method.startswith("edge removal: the model's own forward pass")
 
 
-def test_gated_explanations_re_propagate_both_blocks_exactly(fitted, split):
+def test_gated_explanations_re_propagate_both_blocks_exactly(fitted):
     """With a text weight 0 < g < 1 the warm score is (1 - g) ID-only + g fused: the fast
     path propagates both blocks side by side and equals the model's own forward pass;
     moving the gate gives a new verdict, not a stale cached one."""
-    from recsys_core.explain.evidence import (
-        _rescored_without_edges,
-        graph_context,
-        history_effects,
-        propagation_spec,
-    )
+    from recsys_core.explain.evidence import propagation_spec
 
     gated = TextLightGCN(**FAST).load_state_tensors(fitted.state_tensors(), fitted.dataset_)
     module = gated.module_
@@ -305,28 +308,16 @@ def test_gated_explanations_re_propagate_both_blocks_exactly(fitted, split):
         module.gate.fill_(0.3)
         module.score_ratio.fill_(1.7)
     gated.invalidate()
-    ds = gated.dataset_
-    ctx = graph_context(ds)
-    r = ctx.removal.r
-    u = 1
-    history = r.indices[r.indptr[u]:r.indptr[u + 1]]
-    warm = np.flatnonzero(np.diff(ctx.removal.r_csc.indptr) > 0)
-    item = int(np.setdiff1d(warm, history)[0])
-    spec = propagation_spec(gated, ds)
+    spec = propagation_spec(gated, gated.dataset_)
     assert spec is not None and spec.emb0.shape[1] == 2 * module.embedding.embedding_dim
-    method, table = history_effects(gated, ds, u, item, history)
+    method, _, expected = _effects_checked_against_forward_pass(gated, u=1)
     assert method.startswith("edge removal with exact LightGCN re-propagation")
-    base, without = _rescored_without_edges(gated, ctx, u, item, history)
-    expected = dict(zip(history.tolist(), (base - without).tolist()))
-    assert len(table) == len(history) > 0
     assert max(abs(e) for e in expected.values()) > 1e-4  # the check has something to compare
-    for row in table.itertuples():
-        assert row.effect == pytest.approx(expected[row.item], abs=1e-5)
     # The gate is state: changing it in place re-reads the spec (now the fused table alone).
     with torch.no_grad():
         module.gate.fill_(1.0)
     gated.invalidate()
-    again = propagation_spec(gated, ds)
+    again = propagation_spec(gated, gated.dataset_)
     assert again is not None and again.emb0.shape[1] == module.embedding.embedding_dim
 
 
