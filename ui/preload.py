@@ -11,7 +11,12 @@ imports them while the server is idle:
 2. after the app's first script run, and :data:`SETTLE_S` seconds in which
    no other run started, the rest (:data:`LATER`), in the order the sidebar
    lists the pages. The pause leaves the server to the browser while it
-   fetches the code of the first page's elements from it.
+   fetches the code of the first page's elements from it. A server that
+   nobody opens within :data:`UNOPENED_S` seconds starts on the rest at once,
+   so whoever comes first (or eight people at once) finds it warm.
+
+When everything is in, it prints ``GraphRec Studio: warmed up in N s`` (the
+line :data:`WARMED_UP` starts with) on standard error.
 
 Along the way it fills the shared caches with what the bundled sample shows
 first (Home's numbers, the Data charts, the Graph page's first view, the newest
@@ -56,6 +61,11 @@ LATER = ("scipy.sparse", "recsys_core.viz.data_charts", "ui.cache:warm_data", "n
 
 #: Seconds of quiet after the first run before :data:`LATER` starts.
 SETTLE_S = 1.0
+#: Seconds after :data:`FIRST_RENDER` with no script run at all before :data:`LATER` starts
+#: anyway: nobody is waiting for the server yet.
+UNOPENED_S = 5.0
+#: The start of the line printed once the preload has finished.
+WARMED_UP = "GraphRec Studio: warmed up in"
 #: The interpreter's thread switch interval while preloading (Python's default is 5 ms). The
 #: server's event loop shares the GIL with the import thread: every time it waits on a
 #: socket it must win the GIL back, which a long import holds for a whole interval.
@@ -102,10 +112,10 @@ def freeze_heap() -> None:
     gc.freeze()
 
 
-def _import_when_idle(name: str, after_runs: int) -> None:
+def _import_when_idle(name: str) -> None:
     with _state:
         # Holding _state while taking _importing: no run can start in between.
-        _state.wait_for(lambda: _running == 0 and _runs_done >= after_runs)
+        _state.wait_for(lambda: _running == 0)
         _importing.acquire()
     try:
         module, _, function = name.partition(":")
@@ -130,8 +140,12 @@ def _wait_for_server(timeout: float) -> None:
         time.sleep(0.05)
 
 
-def _settle(seconds: float) -> None:
-    """Return once the first run has ended and ``seconds`` passed with no run in progress."""
+def _settle(seconds: float, unopened: float) -> None:
+    """Return once the first run has ended and ``seconds`` passed with no run in progress,
+    or once ``unopened`` seconds passed in which no run started at all."""
+    with _state:
+        if not _state.wait_for(lambda: _running or _runs_done, timeout=unopened):
+            return  # nobody has opened the dashboard yet
     while True:
         with _state:
             _state.wait_for(lambda: _running == 0 and _runs_done >= 1)
@@ -143,35 +157,39 @@ def _settle(seconds: float) -> None:
 
 
 def _run(first: tuple[str, ...], later: tuple[str, ...], server_timeout: float,
-         settle: float) -> None:
+         settle: float, unopened: float) -> None:
     switch = sys.getswitchinterval()
     sys.setswitchinterval(min(switch, SWITCH_INTERVAL_S))
+    began = time.monotonic()
     try:
         _wait_for_server(server_timeout)
         for name in first:
-            _import_when_idle(name, after_runs=0)
-        _settle(settle)
+            _import_when_idle(name)
+        _settle(settle, unopened)
         for name in later:
-            _import_when_idle(name, after_runs=1)
+            _import_when_idle(name)
+        print(f"{WARMED_UP} {time.monotonic() - began:.1f} s", file=sys.stderr, flush=True)
     finally:
         sys.setswitchinterval(switch)
         _done.set()
 
 
 def start(first: tuple[str, ...] = FIRST_RENDER, later: tuple[str, ...] = LATER,
-          server_timeout: float = 60.0, settle: float = SETTLE_S) -> bool:
+          server_timeout: float = 60.0, settle: float = SETTLE_S,
+          unopened: float = UNOPENED_S) -> bool:
     """Start the preload thread; only the first call per process does (returns True).
 
     ``first`` is imported once the Streamlit server runs (or ``server_timeout``
     seconds passed), ``later`` once the first script run has ended and
-    ``settle`` seconds passed with no run.
+    ``settle`` seconds passed with no run, or ``unopened`` seconds after
+    ``first`` if no run has started by then.
     """
     global _started
     with _state:
         if _started:
             return False
         _started = True
-    threading.Thread(target=_run, args=(first, later, server_timeout, settle),
+    threading.Thread(target=_run, args=(first, later, server_timeout, settle, unopened),
                      name="graphrec-preload", daemon=True).start()
     return True
 

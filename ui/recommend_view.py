@@ -33,11 +33,13 @@ def user_tab(run_id: str, ds: Dataset, user: str, k: int, include_cold: bool,
         st.iframe(explore.path_graph_html(run_id, user, pick, llm), height=400)
     except Exception as err:  # the graph pictures the evidence; the cards above stand
         st.info(f"No path graph for this item: {err}")
-    with st.expander("Get this list from the HTTP service"):
-        st.markdown("Start the service with `python -m recsys_core serve` (add `--api-key` "
-                    "to require a key); this command returns the same list as JSON:")
-        st.code(curl_command(run_id, user, k, exclude_seen=True, include_cold=include_cold),
-                language="bash")
+    # Drawn only when opened: the code block's highlighter is the page's biggest front-end module.
+    http = st.expander("Get this list from the HTTP service", key="rec_http", on_change="rerun")
+    if http.open:
+        http.markdown("Start the service with `python -m recsys_core serve` (add `--api-key` "
+                      "to require a key); this command returns the same list as JSON:")
+        http.code(curl_command(run_id, user, k, exclude_seen=True, include_cold=include_cold),
+                  language="bash")
     # Written when clicked: it explains every card, opened or not.
     st.download_button("Download these recommendations and explanations (CSV)",
                        lambda: explore.explained_table(run_id, user, recs, llm)

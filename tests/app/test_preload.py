@@ -94,6 +94,32 @@ def test_later_imports_wait_for_a_quiet_spell_after_the_first_run(tmp_path):
     assert out.returncode == 0, out.stderr
 
 
+def test_a_server_nobody_opens_warms_up_on_its_own_and_says_so(tmp_path):
+    _module(tmp_path, "later_mod")
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(tmp_path)!r})
+        from ui import preload
+
+        began = time.monotonic()
+        assert preload.start((), ("later_mod",), server_timeout=0, settle=0, unopened=0.8)
+        time.sleep(0.4)
+        assert "later_mod" not in sys.modules  # still waiting for a first visitor
+        assert preload.wait(10) and "later_mod" in sys.modules  # no run ever started
+        assert time.monotonic() - began >= 0.8
+    """)
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.startswith(preload_line()), out.stderr
+
+
+def preload_line() -> str:
+    from ui.preload import WARMED_UP
+
+    return WARMED_UP
+
+
 def test_the_last_step_freezes_the_heap_the_imports_left():
     script = textwrap.dedent("""
         import gc, weakref

@@ -48,7 +48,10 @@ def test_user_top_k_with_explanations_and_csv(monkeypatch):
     frames = at.get("iframe")
     assert len(frames) == 1 and "vis.Network" in frames[0].proto.srcdoc  # the pyvis path graph
     assert at.get("download_button")
-    # The curl line that returns the same list from the HTTP service.
+    # The curl line that returns the same list from the HTTP service, drawn once opened.
+    assert not [c for c in at.code if c.value.startswith("curl ")]
+    at.session_state["rec_http"] = True
+    at.run()
     curl = [c.value for c in at.code if c.value.startswith("curl ")]
     assert len(curl) == 1 and f"run={ids['lightgcn']}" in curl[0]
     assert "/v1/users/u0003/recommendations?k=10&exclude_seen=true" in curl[0]

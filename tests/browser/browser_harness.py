@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -54,10 +55,15 @@ class StreamlitServer:
              "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True)
+        self.log = b""
+        # Drained as it comes, so a chatty server never blocks on a full pipe.
+        threading.Thread(target=self._read_output, args=(self.process.stdout,),
+                         daemon=True).start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                out = self.process.stdout.read().decode(errors="replace")
+                time.sleep(0.2)  # the reader thread takes the last lines
+                out = self.log.decode(errors="replace")
                 raise RuntimeError(f"streamlit exited with {self.process.returncode}:\n{out}")
             try:
                 with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as r:
@@ -67,6 +73,19 @@ class StreamlitServer:
                 time.sleep(0.1)
         self.stop()
         raise TimeoutError(f"streamlit did not answer on {self.url} within {timeout:.0f} s")
+
+    def _read_output(self, pipe) -> None:
+        for line in iter(pipe.readline, b""):
+            self.log += line
+
+    def wait_for_output(self, text: str, timeout: float) -> bool:
+        """Wait until the server has printed ``text`` (True) or ``timeout`` passed (False)."""
+        deadline = time.monotonic() + timeout
+        while text.encode() not in self.log:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                return False
+            time.sleep(0.2)
+        return True
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
