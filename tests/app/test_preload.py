@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from ui.preload import WARMED_UP
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -111,13 +113,7 @@ def test_a_server_nobody_opens_warms_up_on_its_own_and_says_so(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stderr.startswith(preload_line()), out.stderr
-
-
-def preload_line() -> str:
-    from ui.preload import WARMED_UP
-
-    return WARMED_UP
+    assert out.stderr.startswith(WARMED_UP), out.stderr
 
 
 def test_the_last_step_freezes_the_heap_the_imports_left():

@@ -57,12 +57,13 @@ class StreamlitServer:
             start_new_session=True)
         self.log = b""
         # Drained as it comes, so a chatty server never blocks on a full pipe.
-        threading.Thread(target=self._read_output, args=(self.process.stdout,),
-                         daemon=True).start()
+        self._reader = threading.Thread(target=self._read_output, args=(self.process.stdout,),
+                                        daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                time.sleep(0.2)  # the reader thread takes the last lines
+                self._reader.join(timeout=5)  # until the pipe's last lines are in
                 out = self.log.decode(errors="replace")
                 raise RuntimeError(f"streamlit exited with {self.process.returncode}:\n{out}")
             try:
