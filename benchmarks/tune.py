@@ -111,7 +111,11 @@ def main() -> None:
     for name in names:
         params = fixed_params(name, args)
         t0 = time.perf_counter()
-        model = make(name, **params).fit(ds)
+        try:
+            model = make(name, **params).fit(ds)
+        except ValueError as err:  # a model that refuses this dataset says why, the rest go on
+            emit(data=args.data, model=name, mode="defaults", error=str(err))
+            continue
         row = {"data": args.data, "model": name, "mode": "defaults", **test_metrics(model),
                "seconds": round(time.perf_counter() - t0, 1),
                "epochs": getattr(model, "epochs_trained_", None),

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from recsys_core.viz import eval_charts as ev
-from ui import explore, runs, tune_view
+from ui import cache, explore, runs, tune_view
 
 st.title("Evaluation")
 st.markdown("Compare saved runs across models and datasets. Each chart says how its numbers "
@@ -40,7 +40,8 @@ def chart(fig, name: str) -> None:
     st.plotly_chart(fig, key=f"eval_{name}", config=ev.png_config(name))
 
 
-chart(ev.metric_bar(frame, metric, k, segment), f"{metric}_at_{k}")
+chart(cache.evaluation_chart("metric_bar", frame, metric=metric, k=k, segment=segment),
+      f"{metric}_at_{k}")
 st.download_button("Download the table (CSV)", frame.to_csv(index=False).encode("utf-8"),
                    file_name="evaluation.csv", mime="text/csv", key="eval_download")
 
@@ -51,13 +52,14 @@ vs_k, by_segment, coverage, classification, numbers, tuning = st.tabs(
     on_change="rerun")
 if vs_k.open:
     with vs_k:
-        chart(ev.metric_vs_k(frame, segment=segment), "recall_ndcg_vs_k")
+        chart(cache.evaluation_chart("metric_vs_k", frame, segment=segment), "recall_ndcg_vs_k")
 if by_segment.open:
     with by_segment:
-        chart(ev.segment_bars(frame, metric, k), f"{metric}_by_segment")
+        chart(cache.evaluation_chart("segment_bars", frame, metric=metric, k=k),
+              f"{metric}_by_segment")
 if coverage.open:
     with coverage:
-        chart(ev.coverage_popularity(frame, k), "coverage_popularity")
+        chart(cache.evaluation_chart("coverage_popularity", frame, k=k), "coverage_popularity")
 if classification.open:
     with classification:
         st.caption("The seed article's classification metrics. " + ev.protocol_help("sampled negatives"))

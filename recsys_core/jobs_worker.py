@@ -13,7 +13,9 @@ appended to ``jobs/<JOB_ID>/worker.log``. It
    (so a second attempt continues from the newest valid checkpoint), records
    every epoch's loss and metrics in the row, evaluates on the test part and
    saves the run, tagged ``job_`` = id, attempts and the epoch it resumed from
-   (at ``nice`` 10, ``GRAPHREC_JOB_NICE``: page runs of the dashboard go first);
+   (at ``nice`` 19, ``GRAPHREC_JOB_NICE``: the dashboard's page runs and browsers on
+   the same cores go first, so a training never slows someone's page by more than
+   the few percent of CPU the scheduler leaves it);
    a ``tune`` job runs :func:`recsys_core.jobs.tune_and_save` instead, without
    checkpoints (a resumed search starts again; the earlier study is kept,
    marked interrupted);
@@ -234,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m recsys_core.jobs_worker JOB_ID", file=sys.stderr)
         return 2
     try:  # interactive work (the dashboard's page runs) goes first on shared cores
-        os.nice(int(os.environ.get("GRAPHREC_JOB_NICE", "10")))
+        os.nice(int(os.environ.get("GRAPHREC_JOB_NICE", "19")))
     except (OSError, ValueError):
         pass
     store = JobStore()

@@ -103,6 +103,8 @@ def test_cancel_kills_the_worker_and_leaves_no_run(home, ds):
     # An epoch is in the row before its checkpoint is written: two epochs, one checkpoint.
     running = _until(store, job_id, lambda r: r.status == RUNNING and r.epoch >= 2)
     assert list(store.checkpoint_dir(job_id).glob("*.pt"))
+    # The worker yields the cores to interactive work: the lowest priority there is.
+    assert os.getpriority(os.PRIO_PROCESS, running.pid) == 19
     out = subprocess.run([sys.executable, "-m", "recsys_core", "jobs", "cancel", job_id,
                           "--json"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stderr

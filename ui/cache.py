@@ -218,6 +218,20 @@ def stats_figures(key: str, _ds: Dataset) -> dict[str, Any]:
     return data_charts.stats_figures(_ds)
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def evaluation_chart(chart: str, frame: pd.DataFrame, **params: Any):
+    """The plotly figure ``recsys_core.viz.eval_charts.<chart>(frame, **params)``.
+
+    Shared, not copied (cache_resource), as :func:`stats_figures`: every session
+    compares the same saved runs, and building and validating the figures took
+    about 0.1 s of each Evaluation run, holding the GIL that other sessions' runs
+    wait for. The key includes the frame's content, so new evaluations redraw.
+    """
+    from recsys_core.viz import eval_charts
+
+    return getattr(eval_charts, chart)(frame, **params)
+
+
 #: Wall-clock cap of the classroom's "Train" button.
 TRAIN_SECONDS = 30.0
 

@@ -87,3 +87,24 @@ def test_metric_k_and_segment_choices(monkeypatch):
 def test_without_saved_runs_points_to_the_train_page(monkeypatch, tmp_path):
     at = open_page("evaluation", monkeypatch, str(tmp_path))
     assert "No saved runs yet: train a model on the Train page." in texts(at)
+
+
+def test_evaluation_charts_are_shared_and_follow_the_frames_content(monkeypatch):
+    import pandas as pd
+
+    from recsys_core.viz import eval_charts
+    from ui import cache
+
+    built = []
+    monkeypatch.setattr(eval_charts, "metric_bar",
+                        lambda frame, **params: built.append((frame["value"].sum(), params))
+                        or object())
+    cache.evaluation_chart.clear()
+    frame = pd.DataFrame({"run": ["a", "b"], "value": [0.25, 0.5]})
+    first = cache.evaluation_chart("metric_bar", frame, metric="recall", k=20)
+    assert cache.evaluation_chart("metric_bar", frame.copy(), metric="recall", k=20) is first
+    assert built == [(0.75, {"metric": "recall", "k": 20})]  # built once for both sessions
+    cache.evaluation_chart("metric_bar", frame, metric="ndcg", k=20)
+    cache.evaluation_chart("metric_bar", frame.assign(value=[0.25, 0.75]), metric="recall", k=20)
+    assert built[1:] == [(0.75, {"metric": "ndcg", "k": 20}), (1.0, {"metric": "recall", "k": 20})]
+    cache.evaluation_chart.clear()

@@ -170,6 +170,19 @@ def canvas_ink(frame) -> int:
     }""")
 
 
+def hover_node(page, frame, node_id) -> None:
+    """Move the mouse onto a node of the pyvis graph in ``frame`` (two moves: vis.js
+    reacts to movement)."""
+    x, y = frame.evaluate(f"""() => {{
+        const at = network.canvasToDOM(network.getPositions([{node_id}])[{node_id}]);
+        const canvas = document.querySelector('#mynetwork canvas').getBoundingClientRect();
+        return [canvas.x + at.x, canvas.y + at.y];
+    }}""")
+    box = page.locator("iframe").first.bounding_box()
+    page.mouse.move(box["x"] + x + 2, box["y"] + y)
+    page.mouse.move(box["x"] + x, box["y"] + y)
+
+
 def graph_frame(page, timeout: float = 60.0):
     """The frame of the embedded pyvis graph, once vis.js has drawn on its canvas."""
     page.wait_for_selector("iframe", timeout=timeout * 1000)

@@ -14,6 +14,7 @@ from browser_harness import (
     canvas_ink,
     go_to,
     graph_frame,
+    hover_node,
     open_app,
     screenshot,
     selectbox,
@@ -158,6 +159,19 @@ def test_graph_page_draws_the_pyvis_canvas(page, app_url):
     assert frame.evaluate("() => network.body.data.nodes.length") == 300
     page.wait_for_timeout(500)
     screenshot(page, "graph")
+    # A node's tooltip is built when the pointer first reaches it, and shows its tip.
+    assert frame.evaluate("() => network.body.data.nodes.get().filter(n => n.title).length") == 0
+    frame.evaluate("() => { network.on('showPopup', (id) => { window.shownTip = id; }); }")
+    node_id = frame.evaluate("() => network.body.data.nodes.getIds()[0]")
+    hover_node(page, frame, node_id)
+    frame.wait_for_function("() => window.shownTip !== undefined")
+    shown, expected = frame.evaluate("""() => {
+        const box = document.createElement('div');
+        box.innerHTML = network.body.data.nodes.get(window.shownTip).tip;
+        return [document.querySelector('.vis-tooltip').textContent, box.textContent];
+    }""")
+    assert "interactions" in expected and shown == expected
+    assert frame.evaluate("() => network.body.data.nodes.get().filter(n => n.title).length") >= 1
     assert page.dialogs == []
 
 
@@ -201,12 +215,11 @@ def test_xss_titles_show_as_text_and_run_nothing(page, app_url):
         assert any(label.startswith(title[:20]) for label in labels), title  # drawn as text
     # Hover every node so each tooltip is built and shown.
     for node_id in frame.evaluate("() => network.body.data.nodes.getIds()")[:40]:
-        pos = frame.evaluate(f"() => network.canvasToDOM(network.getPositions([{node_id}])"
-                             f"[{node_id}])")
-        box = page.locator("iframe").first.bounding_box()
-        page.mouse.move(box["x"] + pos["x"], box["y"] + pos["y"])
+        hover_node(page, frame, node_id)
         page.wait_for_timeout(30)
     page.wait_for_timeout(500)
+    # The hovers reached the nodes: their tooltips are built (lazily, on first hover).
+    assert frame.evaluate("() => network.body.data.nodes.get().filter(n => n.title).length") >= 20
     assert frame.evaluate("() => document.querySelectorAll('img[src=x], svg').length") == 0
     for title in ("Home", "Data", "Message passing"):
         go_to(page, title)

@@ -136,11 +136,17 @@ def test_hostile_titles_are_text_not_markup(ego):
         assert set(re.findall(r"<(/?\w+)", edge["tip"])) <= {"b", "/b", "br"}
 
 
-def test_tooltips_are_installed_as_elements(ego):
+def test_tooltips_become_elements_when_first_hovered(ego):
     page = ego_html(ego)
-    script = page.index("function graphrecTip")
-    assert script < page.index("network = new vis.Network(container, data, options);")
-    assert "nodes.update({id: n.id, title: graphrecTip(n.tip)})" in page
+    create = page.index("network = new vis.Network(container, data, options);")
+    assert page.index("function graphrecTip") < create
+    # Built on the first hover of each node or edge, not all at once before drawing.
+    assert page.index('network.on("hoverNode", function (p) { graphrecShowTip(nodes, p.node); });'
+                      ) > create
+    assert page.index('network.on("hoverEdge", function (p) { graphrecShowTip(edges, p.edge); });'
+                      ) > create
+    assert "set.update({id: id, title: graphrecTip(entry.tip)})" in page
+    assert "nodes.forEach" not in page
     assert all("title" not in n for n in nodes_of(page).values())  # only tips, no raw titles
 
 
