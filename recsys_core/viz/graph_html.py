@@ -19,7 +19,8 @@ Safety: vis.js is inlined (no network access, no third-party script tags).
 Node and edge data reach the page only as JSON that escapes ``<``, ``>``, ``&``
 and quotes, so no data string can close the script block. Labels are drawn on
 the canvas as plain text. Tooltips are small HTML fragments built here from
-values passed through :func:`html.escape`; a title such as
+values passed through :func:`html.escape` (the page turns one into an element
+when the pointer first reaches its node or edge); a title such as
 ``<img src=x onerror=alert(1)>`` is shown as those characters and runs nothing.
 """
 
