@@ -111,6 +111,21 @@ def test_vis_js_is_inlined_and_nothing_is_fetched(ego):
         assert "src" not in attrs and "href" not in attrs, (tag, attrs)
 
 
+def test_vis_stylesheet_keeps_its_rules_but_not_the_unused_button_icons(ego):
+    page = ego_html(ego)
+    css = (Path(pyvis.__file__).parent / "templates/lib/vis-9.1.2/vis-network.css"
+           ).read_text(encoding="utf-8")
+    assert css.count("data:image") == 13 and "data:image" not in page
+    sheet = page[page.index("<style>"):page.index("</style>")]
+    icons = re.findall(r"([^{}]*)\{[^{}]*data:image", css)
+    kept = [rule for rule in re.findall(r"([^{}]+\{[^{}]*\})", css)
+            if "data:image" not in rule]
+    assert all(rule in sheet for rule in kept)  # every other rule, tooltips' included
+    assert "div.vis-tooltip{" in sheet and sheet.count("{") == sheet.count("}")
+    assert all("vis-navigation" in sel or "vis-button" in sel or "vis-close" in sel
+               for sel in icons)
+
+
 # --------------------------------------------------------------------------- escaping
 
 
