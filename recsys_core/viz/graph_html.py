@@ -445,6 +445,7 @@ def _drop_unused_icons(page: str) -> str:
     end = page.find("</style>", start)
     if start < 0 or end < 0:
         return page
+    start += len("<style>")  # a rule's selector never takes the tag with it
     return page[:start] + _ICON_RULE.sub("", page[start:end]) + page[end:]
 
 
