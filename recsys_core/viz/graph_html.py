@@ -99,7 +99,7 @@ _REMOTE_TAG = re.compile(
 # A commented-out script tag in the pyvis template (it points at a node_modules path).
 _DEAD_COMMENT = re.compile(r"<!--\s*<link[^>]*node_modules.*?-->", re.DOTALL)
 # vis-network's stylesheet carries its navigation and editing buttons' icons inline,
-# 205 of its 220 KB; the drawings here enable neither, so each page drops those rules.
+# 205 of its 220 KB; the drawings here enable neither, so the template leaves them out.
 _ICON_RULE = re.compile(r"[^{}]*\{[^{}]*url\(\s*[\"']?data:image[^{}]*\}")
 
 
@@ -196,7 +196,7 @@ def ego_html(ego: Any, *, color_by: str = "kind", physics: bool = False,
                            "strokeWidth": 3, "strokeColor": "#ffffff"}},
         "edges": {"smooth": False},
     }
-    page = _drop_unused_icons(_strip_remote_resources(net.generate_html()))
+    page = _strip_remote_resources(net.generate_html())
     create = "network = new vis.Network(container, data, options);"
     page = page.replace(create, _TOOLTIP_SCRIPT + "\n                  " + create
                         + _TOOLTIP_HOOKS, 1)
@@ -422,11 +422,21 @@ def _legend_html(g: nx.Graph, color_by: str, genre_colors: dict[str, str]) -> st
     return f'<div class="graphrec-legend">{swatches}</div>'
 
 
+class _TemplateLoader(jinja2.FileSystemLoader):
+    """pyvis' templates, with vis.js' stylesheet less its unused icon rules."""
+
+    def get_source(self, environment: jinja2.Environment, template: str):
+        source, filename, uptodate = super().get_source(environment, template)
+        if template.endswith("vis-network.css"):
+            source = _ICON_RULE.sub("", source)
+        return source, filename, uptodate
+
+
 @functools.lru_cache(maxsize=2)
 def _template_env(template_dir: str) -> jinja2.Environment:
     """One jinja environment per process, so pyvis' template (with vis.js included
-    inline) is parsed once rather than on every drawing."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(template_dir))
+    inline, its stylesheet trimmed) is read and parsed once rather than on every drawing."""
+    return jinja2.Environment(loader=_TemplateLoader(template_dir))
 
 
 def _strip_remote_resources(page: str) -> str:
@@ -437,16 +447,6 @@ def _strip_remote_resources(page: str) -> str:
                  re.IGNORECASE):
         raise RuntimeError("pyvis output still references a remote resource")
     return page
-
-
-def _drop_unused_icons(page: str) -> str:
-    """Remove the icon rules (navigation, editing) from the page's first stylesheet, vis.js'."""
-    start = page.find("<style>")
-    end = page.find("</style>", start)
-    if start < 0 or end < 0:
-        return page
-    start += len("<style>")  # a rule's selector never takes the tag with it
-    return page[:start] + _ICON_RULE.sub("", page[start:end]) + page[end:]
 
 
 def _short(text: str) -> str:

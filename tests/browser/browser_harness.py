@@ -183,6 +183,11 @@ def hover_node(page, frame, node_id) -> None:
     page.mouse.move(box["x"] + x, box["y"] + y)
 
 
+def built_tooltips(frame) -> int:
+    """How many nodes of the pyvis graph in ``frame`` have their tooltip element built."""
+    return frame.evaluate("() => network.body.data.nodes.get().filter(n => n.title).length")
+
+
 def graph_frame(page, timeout: float = 60.0):
     """The frame of the embedded pyvis graph, once vis.js has drawn on its canvas."""
     page.wait_for_selector("iframe", timeout=timeout * 1000)

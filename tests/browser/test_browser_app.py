@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from browser_harness import (
     ROOT,
+    built_tooltips,
     canvas_ink,
     go_to,
     graph_frame,
@@ -160,7 +161,7 @@ def test_graph_page_draws_the_pyvis_canvas(page, app_url):
     page.wait_for_timeout(500)
     screenshot(page, "graph")
     # A node's tooltip is built when the pointer first reaches it, and shows its tip.
-    assert frame.evaluate("() => network.body.data.nodes.get().filter(n => n.title).length") == 0
+    assert built_tooltips(frame) == 0
     frame.evaluate("() => { network.on('showPopup', (id) => { window.shownTip = id; }); }")
     node_id = frame.evaluate("() => network.body.data.nodes.getIds()[0]")
     hover_node(page, frame, node_id)
@@ -171,7 +172,7 @@ def test_graph_page_draws_the_pyvis_canvas(page, app_url):
         return [document.querySelector('.vis-tooltip').textContent, box.textContent];
     }""")
     assert "interactions" in expected and shown == expected
-    assert frame.evaluate("() => network.body.data.nodes.get().filter(n => n.title).length") >= 1
+    assert built_tooltips(frame) >= 1
     assert page.dialogs == []
 
 
@@ -219,7 +220,7 @@ def test_xss_titles_show_as_text_and_run_nothing(page, app_url):
         page.wait_for_timeout(30)
     page.wait_for_timeout(500)
     # The hovers reached the nodes: their tooltips are built (lazily, on first hover).
-    assert frame.evaluate("() => network.body.data.nodes.get().filter(n => n.title).length") >= 20
+    assert built_tooltips(frame) >= 20
     assert frame.evaluate("() => document.querySelectorAll('img[src=x], svg').length") == 0
     for title in ("Home", "Data", "Message passing"):
         go_to(page, title)
