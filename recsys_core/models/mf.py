@@ -8,6 +8,14 @@ Personalized Ranking from Implicit Feedback", UAI 2009).
 
 The classic non-graph baseline: LightGCN with zero layers. Trained by
 :mod:`recsys_core.train` (uniform negatives, Adam, early stopping).
+
+Defaults for data nobody tuned them for: without propagation nothing smooths
+the embeddings, so MF needs a hundred times LightGCN's L2 weight (1e-2 against
+1e-4) and a smaller Adam step (3e-3). With LightGCN's settings (lr 1e-2, L2
+1e-4, 64 dimensions) early stopping picked epoch 7 on MovieLens-100K (75/25
+per-user split, NDCG@10 .368) and epoch 2 on Gowalla; these defaults reach
+.444 there (BPR in Microsoft Recommenders' table: .442), and test higher on
+the bundled sample, MovieTweetings-100K and Gowalla as well (README, Tuning).
 """
 
 from __future__ import annotations
@@ -51,8 +59,8 @@ class MF(EmbeddingRecommender):
 
     name = "mf"
 
-    def __init__(self, dim: int = 64, lr: float = 1e-2, batch_size: int = 2048, epochs: int = 200,
-                 reg: float = 1e-4, seed: int = 0, patience: int = 5, eval_every: int = 1,
+    def __init__(self, dim: int = 128, lr: float = 3e-3, batch_size: int = 2048, epochs: int = 200,
+                 reg: float = 1e-2, seed: int = 0, patience: int = 5, eval_every: int = 1,
                  valid_fraction: float = 0.1, max_seconds: float | None = None, refit: bool = True):
         self.dim = dim
         self.lr = lr
@@ -70,7 +78,7 @@ class MF(EmbeddingRecommender):
     def search_space(cls, trial) -> dict:
         return {"lr": trial.suggest_float("lr", 1e-3, 5e-2, log=True),
                 "dim": trial.suggest_categorical("dim", [32, 64, 128]),
-                "reg": trial.suggest_float("reg", 1e-6, 1e-2, log=True),
+                "reg": trial.suggest_float("reg", 1e-5, 1e-1, log=True),
                 "patience": trial.suggest_categorical("patience", [3, 5, 10])}
 
     def build_module(self, dataset: Dataset) -> MFModule:

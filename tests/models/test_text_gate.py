@@ -9,7 +9,7 @@ import torch
 
 from recsys_core.data.synthetic import generate
 from recsys_core.models import make
-from recsys_core.models.text_gate import GATE_GRID, blend, score_ratio, select_gate
+from recsys_core.models.text_gate import COLD_GRID, GATE_GRID, blend, score_ratio, select_gate
 
 
 def test_blend_scores_equal_the_formula_for_warm_and_cold_nodes():
@@ -68,6 +68,28 @@ def test_select_gate_keeps_the_smallest_weight_within_one_standard_error():
     # A gain smaller than the noise of the paired differences: text stays off.
     chosen, _ = run({g: (noise + 0.002 if g == 1.0 else 0.0) for g in GATE_GRID})
     assert chosen == 0.0
+
+
+def test_select_gate_can_keep_the_largest_weight_within_one_standard_error():
+    """The cold items' rule: weights that cost nothing measurable are all fine, the largest
+    wins; a weight that costs every user loses."""
+    users = 80
+    base = np.random.default_rng(1).random(users)
+    state = {}
+
+    def set_weight(w):
+        state["w"] = w
+
+    # Weights up to 0.5 score the same; 0.75 and 1 cost every user 0.02 and 0.1.
+    loss = {0.0: 0.0, 0.25: 0.0, 0.5: 0.0, 0.75: 0.02, 1.0: 0.1}
+    chosen, means = select_gate(lambda: base - loss[state["w"]], set_weight, COLD_GRID,
+                                prefer="largest")
+    assert chosen == 0.5 and state["w"] == 0.5
+    assert means[1.0] == pytest.approx(base.mean() - 0.1)
+    # The same values with the gate's preference keep the smallest.
+    assert select_gate(lambda: base - loss[state["w"]], set_weight, COLD_GRID)[0] == 0.0
+    with pytest.raises(ValueError, match="prefer must be"):
+        select_gate(lambda: base, set_weight, COLD_GRID, prefer="middle")
 
 
 def _taste_dataset():
@@ -180,3 +202,61 @@ def test_text_sage_gate_blends_an_id_model_and_keeps_cold_text_scores(text_home,
     again = make("text_sage", **model.get_params()).load_state_tensors(model.state_tensors(),
                                                                      model.dataset_)
     np.testing.assert_allclose(again.score([0, 1]).numpy(), scores, rtol=1e-5, atol=1e-6)
+
+
+def _cold_taste():
+    """The taste data with 10% of the items held out: cold items in every list."""
+    return generate(seed=1, n_users=300, n_items=150, n_interactions=4000).to_dataset(
+        "taste").split("cold_items", fraction=0.1, valid=0.1, seed=0)
+
+
+def test_cold_weight_is_chosen_with_cold_items_in_the_validation_lists(text_home):
+    """Cold items blown up 30-fold flood every list at weight 1: the weight chosen is the
+    largest one within one standard error of the best, measured with cold items ranked
+    among all items, and it multiplies cold items' scores only."""
+    ds = _cold_taste()
+    params = {**GATED, "epochs": 6, "refit": False, "cold_item_scale": 30.0}
+    model = make("text_lightgcn", **params).fit(ds)
+    values = model.cold_weight_values_
+    assert set(values) == set(COLD_GRID)
+    assert values[1.0] < values[0.0]  # flooded lists
+    assert model.cold_weight_ < 1.0 and float(model.module_.cold_weight) == model.cold_weight_
+    # The means are the validation NDCG@20 with cold items in the lists, measured again here.
+    from recsys_core.models.text_gate import per_user_ndcg
+
+    chosen = model.cold_weight_
+    per_weight = {}
+    for w in COLD_GRID:
+        model.module_.cold_weight.fill_(w)
+        model.invalidate()
+        per_weight[w] = per_user_ndcg(model, model.dataset_, part="valid", k=20)
+        assert per_weight[w].mean() == pytest.approx(values[w], abs=1e-9)
+    best = max(COLD_GRID, key=lambda w: (values[w], w))
+    within = [w for w in COLD_GRID if values[w] >= values[best] - (
+        (per_weight[best] - per_weight[w]).std(ddof=1) / np.sqrt(len(per_weight[w])))]
+    assert chosen == max(within)
+    # Cold items' scores scale with the weight; warm items' do not move.
+    model.module_.cold_weight.fill_(1.0)
+    model.invalidate()
+    full = model.score(np.arange(20)).numpy()
+    model.module_.cold_weight.fill_(chosen)
+    model.invalidate()
+    weighted = model.score(np.arange(20)).numpy()
+    cold = ds.cold_items
+    warm = np.setdiff1d(np.arange(ds.n_items), cold)
+    np.testing.assert_allclose(weighted[:, cold], chosen * full[:, cold], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(weighted[:, warm], full[:, warm], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_refit_keeps_the_cold_weight_and_old_runs_load_at_weight_one(text_home):
+    ds = _cold_taste()
+    model = make("text_lightgcn", **{**GATED, "epochs": 6, "cold_item_scale": 30.0}).fit(ds)
+    assert model.refit_interactions_ == len(ds.train) + len(ds.valid)
+    assert float(model.module_.cold_weight) == model.cold_weight_ < 1.0
+    saved = model.state_tensors()
+    again = make("text_lightgcn", **GATED).load_state_tensors(saved, model.dataset_)
+    assert float(again.module_.cold_weight) == model.cold_weight_
+    old = make("text_lightgcn", **GATED).load_state_tensors(
+        {k: v for k, v in saved.items() if k != "cold_weight"}, model.dataset_)
+    assert float(old.module_.cold_weight) == 1.0

@@ -14,10 +14,10 @@ from recsys_core.models.lightgcn import propagate
 from recsys_core.models.text_lightgcn import TextLightGCN
 from recsys_core.text import TextEncoder
 
-# The fused view itself: the validated gate and the refit on train + validation are
-# tested in tests/models/test_text_gate.py.
+# The fused view itself: the validated gate, the cold items' weight and the refit on
+# train + validation are tested in tests/models/test_text_gate.py.
 FAST = dict(lr=0.01, batch_size=128, epochs=8, patience=0, threads=1, use_profiles=False,
-            gate=False, refit=False)
+            gate=False, select_cold=False, refit=False)
 
 
 @pytest.fixture(scope="module")
