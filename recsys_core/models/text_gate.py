@@ -40,8 +40,8 @@ part took places in warm users' top 10 at :math:`w = 1` (NDCG@10 .376 against
 with cold items in the lists (the items the validation carve leaves without
 training edges are the cold ones there) by the same rule, keeping the
 *largest* weight within one standard error of the best: cold items stay in
-lists as far as that costs nothing measurable. Their order among themselves,
-and so cold start from a sentence, is the text's whatever :math:`w` is.
+lists as far as that costs nothing measurable. Their order among themselves
+(ranking new items only) is the text's whatever :math:`w` is.
 
 The blend is written as a dot product of block vectors, so scoring, top-k,
 serving indexes and embedding views work unchanged:

@@ -494,10 +494,7 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
             module.gate.fill_(g)
             self.invalidate()
 
-        def validate():
-            return per_user_ndcg(self, self.dataset_, part="valid", k=20)
-
-        self.gate_, self.gate_values_ = select_gate(validate, set_gate)
+        self.gate_, self.gate_values_ = select_gate(self._validate, set_gate)
 
     def _choose_cold_weight(self, module: TextLightGCNModule) -> None:
         """Weight of cold items' scores, validated with them in the lists (module docstring)."""
@@ -509,11 +506,13 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
             module.cold_weight.fill_(w)
             self.invalidate()
 
-        def validate():
-            return per_user_ndcg(self, self.dataset_, part="valid", k=20)
-
         self.cold_weight_, self.cold_weight_values_ = select_gate(
-            validate, set_weight, COLD_GRID, prefer="largest")
+            self._validate, set_weight, COLD_GRID, prefer="largest")
+
+    def _validate(self) -> np.ndarray:
+        """Per-user validation NDCG@20 as the model scores now (cold items masked while
+        ``_warm_validation`` is set)."""
+        return per_user_ndcg(self, self.dataset_, part="valid", k=20)
 
     def _refit(self, selected: Dataset, config, callbacks: Sequence[Any]) -> None:
         """Both stages again from scratch on train + validation, for the epochs chosen on
