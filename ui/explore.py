@@ -63,7 +63,7 @@ def warm_newest_run() -> None:
 
 def warm_recommendations() -> None:
     """Compute the Recommendations page's first view of the newest run (its first user's
-    top K, the open cards' explanations and the first path graph) into the shared caches,
+    top K and the open cards' explanations) into the shared caches,
     so the first visitors find it ready (the server's preload calls it)."""
     with no_run_context_warning():
         saved = runs.runs_frame()
@@ -75,8 +75,6 @@ def warm_recommendations() -> None:
         recs = top_k(run_id, user, DEFAULT_K, DEFAULT_INCLUDE_COLD)
         for item in recs["item"].astype(str).head(OPEN_CARDS):
             explanation(run_id, user, item, llm)
-        if len(recs):
-            path_graph_html(run_id, user, str(recs["item"].iloc[0]), llm)
 
 
 @dataclass

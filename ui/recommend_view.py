@@ -16,7 +16,8 @@ from ui import explore, runs
 
 def user_tab(run_id: str, ds: Dataset, user: str, k: int, include_cold: bool,
              llm: tuple[str, str]) -> None:
-    """History, the top K as explained cards, the path graph of one item and the CSV."""
+    """History, the top K as explained cards, the path graph of one item (drawn when opened)
+    and the CSV."""
     left, right = st.columns([2, 3])
     with left:
         st.markdown("**History (training interactions)**")
@@ -26,13 +27,16 @@ def user_tab(run_id: str, ds: Dataset, user: str, k: int, include_cold: bool,
         st.markdown(f"**Top {len(recs)} for user {user}**")
         for row in recs.itertuples():
             explore.recommendation_card(run_id, user, row, llm)
-    pick = st.selectbox("Draw the paths behind", recs["item"].astype(str).tolist(),
-                        key="rec_graph_item",
-                        format_func=dict(zip(recs["item"].astype(str), recs["title"])).get)
-    try:
-        st.iframe(explore.path_graph_html(run_id, user, pick, llm), height=400)
-    except Exception as err:  # the graph pictures the evidence; the cards above stand
-        st.info(f"No path graph for this item: {err}")
+    # Drawn only when opened: its vis.js canvas was a third of the page's front-end work.
+    paths = st.expander("Draw the paths behind one recommendation", key="rec_paths",
+                        on_change="rerun")
+    if paths.open:
+        pick = paths.selectbox("Item", recs["item"].astype(str).tolist(), key="rec_graph_item",
+                               format_func=dict(zip(recs["item"].astype(str), recs["title"])).get)
+        try:
+            paths.iframe(explore.path_graph_html(run_id, user, pick, llm), height=400)
+        except Exception as err:  # the graph pictures the evidence; the cards above stand
+            paths.info(f"No path graph for this item: {err}")
     # Drawn only when opened: the code block's highlighter is the page's biggest front-end module.
     http = st.expander("Get this list from the HTTP service", key="rec_http", on_change="rerun")
     if http.open:

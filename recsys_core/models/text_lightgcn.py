@@ -329,7 +329,8 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
     """LightGCN fused with text embeddings, trained for cold start; see the module docstring.
 
     Training parameters as :class:`~recsys_core.models.lightgcn.LightGCN`
-    (Adam, BPR, early stopping on validation NDCG@20), plus:
+    (Adam, BPR, early stopping on validation NDCG@20; the same defaults, L2 1e-3
+    included, so stage 1 is that LightGCN), plus:
 
     Args:
         threads: torch threads while training (None: the trainer's default).
@@ -365,7 +366,7 @@ class TextLightGCN(ColdStartMixin, EmbeddingRecommender):
     name = "text_lightgcn"
 
     def __init__(self, dim: int = 64, layers: int = 3, lr: float = 1e-2, batch_size: int = 2048,
-                 epochs: int = 200, reg: float = 1e-4, seed: int = 0, patience: int = 5,
+                 epochs: int = 200, reg: float = 1e-3, seed: int = 0, patience: int = 5,
                  eval_every: int = 1, valid_fraction: float = 0.1,
                  max_seconds: float | None = None, threads: int | None = None,
                  text_model: str | None = None,

@@ -23,12 +23,12 @@ def test_default_view_is_a_capped_ego_network_of_the_most_connected_user():
     ds = at.session_state["datasets"]["sample"]
     counts = ds.interactions["user"].value_counts()
     assert kind == "user" and original == ds.user_ids[counts.index[0]]
-    assert "Sampling: showing 300 of" in texts(at)
+    assert "Sampling: showing 150 of" in texts(at)
     html = iframe_html(at)
     assert "vis.Network" in html
     assert not re.search(r"<script[^>]*\bsrc=", html)  # vis.js is inlined: nothing fetched
     stats = at.dataframe[0].value
-    assert stats.loc["nodes", "this neighbourhood"] == 300
+    assert stats.loc["nodes", "this neighbourhood"] == 150
     assert stats.loc["nodes", "whole graph"] == ds.n_users + ds.n_items
     assert stats.loc["connected components", "whole graph"] == 1
 
@@ -41,6 +41,7 @@ def test_search_by_title_and_one_hop():
     assert options and all("Dragon" in o or "dragon" in o for o in options)
     kind, original, title = centre(at).value
     assert kind == "item"
+    at.number_input(key="graph_cap").set_value(300).run()  # above this item's degree
     at.slider(key="graph_hops").set_value(1).run()
     assert_clean(at)
     ds = at.session_state["datasets"]["sample"]

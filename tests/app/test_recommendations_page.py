@@ -45,8 +45,14 @@ def test_user_top_k_with_explanations_and_csv(monkeypatch):
     recs = [e.label.split(". ", 1)[1].rsplit(" · score", 1)[0] for e in at.expander
             if e.label[:1].isdigit()]
     assert not set(recs) & set(history["title"])
+    # The pyvis path graph of one recommended item, drawn once its expander is opened.
+    assert not at.get("iframe")
+    at.session_state["rec_paths"] = True
+    at.run()
     frames = at.get("iframe")
-    assert len(frames) == 1 and "vis.Network" in frames[0].proto.srcdoc  # the pyvis path graph
+    assert len(frames) == 1 and "vis.Network" in frames[0].proto.srcdoc
+    assert at.selectbox(key="rec_graph_item").value == str(
+        explore.top_k(ids["lightgcn"], "u0003", 10, True).iloc[0]["item"])
     assert at.get("download_button")
     # The curl line that returns the same list from the HTTP service, drawn once opened.
     assert not [c for c in at.code if c.value.startswith("curl ")]

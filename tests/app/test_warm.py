@@ -37,7 +37,7 @@ def test_warm_graph_fills_the_graph_pages_first_view(monkeypatch):
     monkeypatch.setattr(graph, "to_networkx", _refuse)
     at = open_page("graph")
     assert_clean(at)
-    assert "Sampling: showing 300 of" in texts(at)
+    assert "Sampling: showing 150 of" in texts(at)
 
 
 def test_the_check_fails_for_a_view_that_was_not_warmed(monkeypatch):
@@ -104,17 +104,15 @@ def test_warm_recommendations_fills_the_first_explained_list(monkeypatch):
     from trained_runs import trained_home
 
     import recsys_core.explain
-    from recsys_core.viz import rec_graph
     from ui import explore, runs
 
     home, _ = trained_home()
     monkeypatch.setenv("GRAPHREC_HOME", home)
-    for cached in (explore.top_k, explore.explanation, explore.path_graph_html):
+    for cached in (explore.top_k, explore.explanation):
         cached.clear()
     explore.warm_recommendations()
     monkeypatch.setattr(explore, "_ranked", _refuse)  # the first list is ranked
     monkeypatch.setattr(recsys_core.explain, "explain", _refuse)  # the open cards explained
-    monkeypatch.setattr(rec_graph, "path_html", _refuse)  # the first path graph drawn
     at = open_run_page("recommendations", monkeypatch, home)
     assert at.selectbox(key="rec_run").value == runs.runs_frame()["run"].iloc[0]
     assert not at.error and "No path graph" not in texts(at)

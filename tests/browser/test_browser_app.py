@@ -154,10 +154,10 @@ def test_upload_with_unusual_column_names_shows_the_inferred_mapping(page, app_u
 def test_graph_page_draws_the_pyvis_canvas(page, app_url):
     open_app(page, app_url)
     go_to(page, "Graph")
-    page.get_by_text("Sampling: showing 300 of").wait_for()
+    page.get_by_text("Sampling: showing 150 of").wait_for()
     frame = graph_frame(page)
     assert canvas_ink(frame) > 5_000
-    assert frame.evaluate("() => network.body.data.nodes.length") == 300
+    assert frame.evaluate("() => network.body.data.nodes.length") == 150
     page.wait_for_timeout(500)
     screenshot(page, "graph")
     # A node's tooltip is built when the pointer first reaches it, and shows its tip.
