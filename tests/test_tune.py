@@ -67,13 +67,13 @@ def test_the_first_trial_is_the_models_defaults(study):
     store, result, _ = study
     first = store.trials(result.study_id).loc[0, "params"]
     # LightGCN's signature defaults, each inside its search space.
-    assert first == {"lr": 1e-2, "dim": 64, "layers": 3, "reg": 1e-4, "patience": 5}
+    assert first == {"lr": 1e-2, "dim": 64, "layers": 3, "reg": 1e-3, "patience": 5}
     assert default_setting(LightGCN, FIXED) == first
 
 
 def test_default_setting_takes_base_values_and_leaves_out_of_range_ones_to_the_sampler():
     assert default_setting(LightGCN, {"lr": 0.02, "dim": 48, "layers": 9}) == {
-        "lr": 0.02, "reg": 1e-4, "patience": 5}  # dim 48 not a choice, 9 layers out of range
+        "lr": 0.02, "reg": 1e-3, "patience": 5}  # dim 48 not a choice, 9 layers out of range
     assert default_setting(EASE, {}) == {}  # l2=None: chosen on validation, so sampled
     assert default_setting(EASE, {"l2": 500.0}) == {"l2": 500.0}
     assert default_setting(Popularity, {}) == {}  # nothing to search

@@ -54,9 +54,9 @@ def test_seed_example_lists_only_unseen_items_and_popularity_has_no_embeddings(
         assert_clean(at)
         # K is at least 5 but u1 has one training item of two: one item may be recommended.
         assert "**Top 1 for user u1**" in texts(at)
-        # the narrator settings, one recommendation and the service's curl line
-        assert len(at.expander) == 3
-        assert [e.label for e in at.expander][2] == "Get this list from the HTTP service"
+        # the narrator settings, one recommendation, its path graph and the service's curl line
+        assert [e.label for e in at.expander][2:] == [
+            "Draw the paths behind one recommendation", "Get this list from the HTTP service"]
     at = _open("embeddings", monkeypatch, tmp_path, ids["popularity"])
     assert "Nothing to draw: popularity has no user embeddings" in texts(at)
     assert not at.error
