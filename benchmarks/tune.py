@@ -116,6 +116,12 @@ def test_metrics(model, extra: tuple[str, ...] = ()) -> dict[str, float]:
     return {k: round(values[k], 4) for k in METRICS + extra}
 
 
+def choices(model) -> dict:
+    """What a fused model chose on validation (None for the others)."""
+    return {"gate": getattr(model, "gate_", None),
+            "cold_weight": getattr(model, "cold_weight_", None)}
+
+
 def fixed_params(name: str, args) -> dict:
     accepted = model_class(name).__init__.__code__.co_varnames
     params = {}
@@ -165,9 +171,7 @@ def main() -> None:
         row = {"data": args.data, "model": name, "mode": "defaults", **test_metrics(model, extra),
                "seconds": round(time.perf_counter() - t0, 1),
                "epochs": getattr(model, "epochs_trained_", None),
-               "refit_epochs": getattr(model, "refit_epochs_", None),
-               "gate": getattr(model, "gate_", None),
-               "cold_weight": getattr(model, "cold_weight_", None)}
+               "refit_epochs": getattr(model, "refit_epochs_", None), **choices(model)}
         results[(name, "defaults")] = row
         emit(**row)
         if args.budget_min <= 0:
@@ -187,8 +191,7 @@ def main() -> None:
                "refit_seconds": round(result.refit_seconds, 1), "trials": result.counts(),
                "best_valid_ndcg@20": round(result.best_value, 4),
                "best_params": result.best_params, "best_epoch": result.best_epoch,
-               "gate": getattr(model, "gate_", None),
-               "cold_weight": getattr(model, "cold_weight_", None)}
+               **choices(model)}
         results[(name, "tuned")] = row
         emit(**row)
     summary = {"event": "summary", "data": args.data, "budget_min": args.budget_min}

@@ -15,8 +15,8 @@ the embeddings, so MF needs ten times LightGCN's L2 weight (1e-2 against
 validation NDCG can stay flat for five epochs and then climb again (on
 MovieTweetings-100K, patience 5 stopped at epoch 37 with test NDCG@20 .1655,
 patience 10 at epoch 105 with .1791; the sample and MovieLens-100K stop where
-they did). With LightGCN's settings (lr 1e-2, L2
-1e-4, 64 dimensions) early stopping picked epoch 7 on MovieLens-100K (75/25
+they did). With the earlier defaults, LightGCN's paper settings (lr 1e-2,
+L2 1e-4, 64 dimensions), early stopping picked epoch 7 on MovieLens-100K (75/25
 per-user split, NDCG@10 .368) and epoch 2 on Gowalla; these defaults reach
 .444 there (BPR in Microsoft Recommenders' table: .442), and test higher on
 the bundled sample, MovieTweetings-100K and Gowalla as well (README, Tuning).
