@@ -27,6 +27,7 @@ if files is not None:
     if submitted:
         ds = data_form.load_choice(files, mapping, opts, name.strip() or files.default_name)
         if ds is not None:
+            cache.warm_graph_soon(ds)
             state.flash(f"Loaded “{state.current_name()}”: {ds.n_users:,} users, "
                         f"{ds.n_items:,} items, {ds.n_interactions:,} interactions.")
             st.rerun()

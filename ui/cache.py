@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -81,15 +82,28 @@ def warm_data() -> None:
         stats_figures(key, ds)
 
 
-def warm_graph() -> None:
-    """Fill the shared cache with the sample's first Graph view (preload calls it)."""
+def warm_graph(ds: Dataset | None = None) -> None:
+    """Fill the shared cache with the first Graph view of ``ds`` (default: the sample;
+    preload calls it)."""
     from ui.widgets import centre_options
 
     with no_run_context_warning():
-        ds, key = _sample()
+        ds, key = _sample() if ds is None else (ds, ds.content_hash())
         kind, center, _ = centre_options(ds, [])[0]  # the page's first centre
         ego_view(key, ds, kind, center, GRAPH_HOPS, GRAPH_NODE_CAP, False, False)
         full_graph_stats(key, ds)
+
+
+def warm_graph_soon(ds: Dataset) -> None:
+    """Draw the first Graph view of a dataset just loaded, in a background thread, while
+    its owner reads the Data page: the Graph page then opens from the cache."""
+    def run() -> None:
+        try:
+            warm_graph(ds)
+        except Exception:  # noqa: BLE001 - the page computes it again and reports any error
+            pass
+
+    threading.Thread(target=run, name="warm-graph", daemon=True).start()
 
 
 def _sample() -> tuple[Dataset, str]:

@@ -40,6 +40,32 @@ def test_warm_graph_fills_the_graph_pages_first_view(monkeypatch):
     assert "Sampling: showing 150 of" in texts(at)
 
 
+def test_loading_an_upload_draws_its_first_graph_view_in_the_background(monkeypatch):
+    import threading
+
+    from recsys_core import graph
+    from ui import cache, state
+
+    rows = "".join(f"u{u},i{(u * 7 + k) % 25},{1 + k % 5}\n" for u in range(40) for k in range(6))
+    at = open_page("data")
+    at.radio(key="data_source").set_value("upload").run()
+    at.file_uploader(key="upload_interactions").set_value(
+        ("mine.csv", ("user,item,rating\n" + rows).encode(), "text/csv")).run()
+    cache.ego_view.clear()  # from here on only the warm-up can fill them
+    cache.full_graph_stats.clear()
+    at.button(key="load_button").click().run()
+    assert_clean(at)
+    assert at.session_state[state.CURRENT] == "mine"
+    for thread in threading.enumerate():
+        if thread.name == "warm-graph":
+            thread.join(timeout=60)
+    monkeypatch.setattr(graph, "ego_network", _refuse)
+    monkeypatch.setattr(graph, "to_networkx", _refuse)
+    at.switch_page("pages/graph.py").run()
+    assert_clean(at)
+    assert "Sampling: showing all 24 nodes within 2 hops." in texts(at)
+
+
 def test_the_check_fails_for_a_view_that_was_not_warmed(monkeypatch):
     # The check above can fail: one hop is not warmed, so the page builds it and is refused.
     from recsys_core import graph
