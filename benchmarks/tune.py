@@ -131,6 +131,13 @@ def fixed_params(name: str, args) -> dict:
         params["threads"] = args.threads
     if args.model_seed is not None and "seed" in accepted:
         params["seed"] = args.model_seed
+    for spec in args.param:  # e.g. reg=1e-3, for the models that take it
+        key, _, raw = spec.partition("=")
+        if key in accepted:
+            try:
+                params[key] = json.loads(raw)
+            except ValueError:
+                params[key] = raw
     return params
 
 
@@ -151,6 +158,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model-seed", type=int,
                         help="the models' own seed (default --seed): the split stays the same")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                        help="a fixed model parameter (repeatable), for every model that "
+                        "takes it: the defaults run and every trial")
     args = parser.parse_args()
     names = [m for m in (args.models or MODELS) if m in REGISTRY]
     start = time.perf_counter()

@@ -142,7 +142,8 @@ class TextSAGE(ColdStartMixin, EmbeddingRecommender):
         threads: torch threads while training (None: the trainer's default).
         text_model: local sentence-transformers folder (None: bundled all-MiniLM-L6-v2).
         cold_dropout: share of items whose edges are all dropped in each step.
-        gate: also train an ID-only LightGCN (same dim, lr, reg, epochs, patience) and blend
+        gate: also train an ID-only LightGCN (same dim, epochs and patience; LightGCN's
+            own lr and L2, since the text network's do not transfer to a table) and blend
             its scores with the text network's, with a text weight chosen on validation
             NDCG@20 (:mod:`recsys_core.models.text_gate`); cold items keep text scores.
         refit: retrain the text network (and the ID-only model) from scratch on train +
