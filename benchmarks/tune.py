@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from recsys_core.cli import parse_param  # noqa: E402
 from recsys_core.data import load  # noqa: E402
 from recsys_core.evaluate import ranking_metrics  # noqa: E402
 from recsys_core.models import REGISTRY, make, model_class  # noqa: E402
@@ -131,13 +132,9 @@ def fixed_params(name: str, args) -> dict:
         params["threads"] = args.threads
     if args.model_seed is not None and "seed" in accepted:
         params["seed"] = args.model_seed
-    for spec in args.param:  # e.g. reg=1e-3, for the models that take it
-        key, _, raw = spec.partition("=")
+    for key, value in map(parse_param, args.param):  # e.g. reg=1e-3, where a model takes it
         if key in accepted:
-            try:
-                params[key] = json.loads(raw)
-            except ValueError:
-                params[key] = raw
+            params[key] = value
     return params
 
 

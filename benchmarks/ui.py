@@ -152,10 +152,22 @@ PAGES = {
 }
 
 
+#: Tells the recorder what the next page's content is: [[selector, count], ...].
+WATCH_JS = "(w) => { window.__bench.watch = w; window.__bench.check(); }"
+
+
 def watch(page, content: Page) -> None:
     """Tell the recorder what the next page's content is (before clicking)."""
-    page.evaluate("(w) => { window.__bench.watch = w; window.__bench.check(); }",
-                  [list(w) for w in content.watch])
+    page.evaluate(WATCH_JS, [list(w) for w in content.watch])
+
+
+def last_drawn(marks: dict, watched) -> float:
+    """Epoch ms by which the recorder saw every watched condition hold, the script
+    finished and the frame after the latest change painted."""
+    times = [marks["seen"][f"{selector}#{count}"] for selector, count in watched]
+    times += [next(t for state, t in reversed(marks["states"]) if state == "notRunning"),
+              marks["painted"]]
+    return max(times)
 
 
 def drawn_at(page, content: Page, timeout: float = 120.0) -> tuple[float, float, dict]:
@@ -171,11 +183,8 @@ def drawn_at(page, content: Page, timeout: float = 120.0) -> tuple[float, float,
     page.wait_for_function(f"() => performance.timeOrigin + performance.now() - "
                            f"window.__bench.changed > {QUIET_MS}", timeout=timeout * 1000)
     marks = page.evaluate("window.__bench")
-    times = [marks["seen"][f"{selector}#{count}"] for selector, count in content.watch]
-    times += [next(t for state, t in reversed(marks["states"]) if state == "notRunning"),
-              marks["painted"], ink]
     extra = {field: page.locator(selector).count() for field, selector in content.counts}
-    return max(times) / 1000, seen, extra
+    return max(last_drawn(marks, content.watch), ink) / 1000, seen, extra
 
 
 def click_time(page) -> float:

@@ -53,7 +53,6 @@ _spec = importlib.util.spec_from_file_location("bench_ui", ROOT / "benchmarks" /
 bench_ui = importlib.util.module_from_spec(_spec)
 sys.modules["bench_ui"] = bench_ui  # dataclasses look their module up there
 _spec.loader.exec_module(bench_ui)
-RECORDER = bench_ui.RECORDER
 
 P95_TARGET_S = 3.0
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
@@ -91,8 +90,7 @@ async def visit(page, title: str) -> tuple[float, float]:
     click's pointerdown to the frame painted after the last change before Playwright
     looked; :data:`bench_ui.RECORDER`)."""
     selector, count = CONTENT[title]
-    await page.evaluate("(w) => { window.__bench.watch = w; window.__bench.check(); }",
-                        [[selector, count]])
+    await page.evaluate(bench_ui.WATCH_JS, [[selector, count]])
     start = time.perf_counter()
     await page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
     await page.wait_for_url(f"**/{PAGES[title]}", timeout=TIMEOUT_MS)
@@ -100,8 +98,7 @@ async def visit(page, title: str) -> tuple[float, float]:
     await page.locator(selector).nth(count - 1).wait_for(timeout=TIMEOUT_MS)
     harness = time.perf_counter() - start
     marks = await page.evaluate("window.__bench")
-    done = next(t for state, t in reversed(marks["states"]) if state == "notRunning")
-    drawn = max(marks["seen"][f"{selector}#{count}"], done, marks["painted"])
+    drawn = bench_ui.last_drawn(marks, [(selector, count)])
     return harness, (drawn - marks["clicks"][-1]) / 1000
 
 
@@ -111,7 +108,7 @@ async def run_session(browser, url: str, n: int, names: list[str], rounds: int,
     mine = names[n]
     others = [x for x in names if x != mine]
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    await context.add_init_script(RECORDER)
+    await context.add_init_script(bench_ui.RECORDER)
     page = await context.new_page()
     try:
         await page.goto(f"{url}/data", wait_until="domcontentloaded")

@@ -178,15 +178,24 @@ def _model_params(args: argparse.Namespace, cls) -> dict[str, Any]:
         if value is not None and key in accepted:
             params[key] = value
     for spec in args.param:
-        key, sep, raw = spec.partition("=")
-        if not sep or key.strip() not in accepted:
+        key, value = parse_param(spec)
+        if key is None or key not in accepted:
             raise DataError(f"--param {spec!r}: {cls.name} takes "
                             f"{', '.join(sorted(accepted)) or 'no parameters'}")
-        try:
-            params[key.strip()] = json.loads(raw)
-        except ValueError:
-            params[key.strip()] = raw
+        params[key] = value
     return params
+
+
+def parse_param(spec: str) -> tuple[str | None, Any]:
+    """``KEY=VALUE`` -> (key, value): VALUE read as JSON (numbers, true/false, lists), else
+    kept as text; key None when there is no ``=``."""
+    key, sep, raw = spec.partition("=")
+    if not sep:
+        return None, None
+    try:
+        return key.strip(), json.loads(raw)
+    except ValueError:
+        return key.strip(), raw
 
 
 def run_train(args: argparse.Namespace) -> int:
