@@ -1,0 +1,107 @@
+"""A training job outlives the dashboard's server: start it in the browser, kill -9 the
+server, see the worker go on, and find the job in a new server's Train page until it is saved.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+
+import pytest
+from browser_harness import StreamlitServer, go_to, open_app, wait_idle
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from recsys_core.jobs_store import DONE, RUNNING, JobStore, pid_alive
+from recsys_core.runs import RunStore
+
+pytestmark = pytest.mark.browser
+
+EPOCHS = 500  # 80-90 s on the sample with one thread: outlives one server and the start of the next
+
+
+def _until(test, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = test()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _set_field(page, label: str, value: int) -> None:
+    field = page.locator(f'input[aria-label="{label}"]').filter(visible=True).first
+    field.fill(str(value))
+    field.press("Enter")
+    wait_idle(page)
+
+
+def _open_hyperparameters(page, model: str) -> None:
+    header = page.get_by_text(f"{model}: hyperparameters", exact=True).first
+    epochs = page.locator('input[aria-label="epochs"]').filter(visible=True)
+    for _ in range(5):  # a click during the open animation closes it again
+        header.click()
+        try:
+            epochs.first.wait_for(state="visible", timeout=10_000)
+            return
+        except PlaywrightTimeoutError:
+            continue
+    raise AssertionError(f"the {model} hyperparameters did not open")
+
+
+def test_job_keeps_running_when_the_server_is_killed_and_the_new_server_shows_it(
+        new_page, tmp_path):
+    env = {"GRAPHREC_HOME": str(tmp_path), "GRAPHREC_THREADS": "1"}
+    store = JobStore(tmp_path)
+
+    # 1. Start a lightgcn job from the first server's Train page.
+    first = StreamlitServer(env=env).start()
+    try:
+        page = new_page()
+        open_app(page, first.url)
+        go_to(page, "Train")
+        _open_hyperparameters(page, "lightgcn")
+        _set_field(page, "epochs", EPOCHS)
+        _set_field(page, "patience", 0)  # every epoch runs, so the job cannot end early
+        page.get_by_role("checkbox", name="refit").uncheck(force=True)
+        wait_idle(page)
+        page.get_by_role("button", name="Train", exact=True).click()
+        job = _until(lambda: next((r for r in store.list() if r.status == RUNNING and r.epoch >= 2),
+                                  None), 120, "the job to run two epochs")
+        assert job.started_by.startswith("browser")
+        page.get_by_text(job.job_id).first.wait_for(timeout=30_000)
+
+        # 2. Kill the server (its whole process group) without warning.
+        os.killpg(first.process.pid, signal.SIGKILL)
+        first.process.wait(timeout=10)
+    finally:
+        first.stop()
+    killed_at_epoch = store.get(job.job_id).epoch
+    assert pid_alive(job.pid), "the worker died with the server"
+    # The worker goes on training, and its heartbeat keeps it from being marked interrupted.
+    later = _until(lambda: (r := store.get(job.job_id)).epoch > killed_at_epoch + 1 and r,
+                   120, "the job to train on without the server")
+    assert later.status == RUNNING and later.pid == job.pid
+
+    # 3. A new server, a new browser session: the Train page lists the job and follows it
+    # to the end.
+    with StreamlitServer(env=env) as second:
+        page = new_page()
+        open_app(page, second.url)
+        go_to(page, "Train")
+        # The job's card: the innermost block holding both its id and its progress bar.
+        card = page.locator('[data-testid="stVerticalBlock"]').filter(
+            has_text=job.job_id).filter(has=page.locator('[data-testid="stProgress"]')).last
+        card.wait_for(timeout=30_000)
+        head = card.inner_text()
+        assert store.get(job.job_id).status == RUNNING, "the job ended before the new server came up"
+        assert f"worker pid {job.pid}" in head and "Started by browser" in head
+        assert re.search(r"\blightgcn\b.* · running · ", head), head
+        card.get_by_text(re.compile(r"^Saved as run ")).wait_for(timeout=300_000)
+        done = store.get(job.job_id)
+        assert done.status == DONE and done.attempts == 1 and done.resumed_from is None
+        assert done.run_id in card.inner_text()
+        assert [e["epoch"] for e in done.events] == list(range(1, EPOCHS + 1))
+        assert RunStore(tmp_path).get(done.run_id)["model"] == "lightgcn"
