@@ -142,6 +142,33 @@ def upload(page, label: str, name: str, data: bytes, mime: str = "text/csv") -> 
     wait_idle(page)
 
 
+def open_hyperparameters(page, model: str, position: int = 0) -> None:
+    """Open the Train page's "``model``: hyperparameters" expander, the ``position``-th one
+    open on the page (counted by their visible epochs fields)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    header = page.get_by_text(f"{model}: hyperparameters", exact=True).first
+    fields = page.locator('input[aria-label="epochs"]').filter(visible=True)
+    for _ in range(5):  # a click during the open animation closes it again
+        if fields.count() > position:
+            return
+        header.click()
+        try:
+            fields.nth(position).wait_for(state="visible", timeout=10_000)
+        except PlaywrightTimeoutError:
+            continue
+    if fields.count() <= position:
+        raise AssertionError(f"the {model} hyperparameters did not open")
+
+
+def fill_number(page, label: str, value, position: int = 0) -> None:
+    """Type ``value`` into the ``position``-th visible number input labelled ``label``."""
+    field = page.locator(f'input[aria-label="{label}"]').filter(visible=True).nth(position)
+    field.fill(str(value))
+    field.press("Enter")
+    wait_idle(page)
+
+
 def selectbox(page, label: str):
     """The input of the st.selectbox labelled ``label`` (a combobox named by its label)."""
     return page.locator(f'input[role="combobox"][aria-label="{label}"]').first

@@ -13,8 +13,16 @@ import re
 import shutil
 
 import pytest
-from browser_harness import ROOT, StreamlitServer, open_app, screenshot, selectbox, wait_idle
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from browser_harness import (
+    ROOT,
+    StreamlitServer,
+    fill_number,
+    open_app,
+    open_hyperparameters,
+    screenshot,
+    selectbox,
+    wait_idle,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -48,21 +56,8 @@ def nav(page, title: str, path: str, timeout: float = 120.0) -> None:
 
 def set_epochs(page, model: str, position: int) -> None:
     """Open the model's hyperparameter expander (the ``position``-th to open) and set a short run."""
-    header = page.get_by_text(f"{model}: hyperparameters", exact=True).first
-    fields = page.locator('input[aria-label="epochs"]').filter(visible=True)
-    # A click during the expander's open animation closes it again: click until the field shows.
-    for _ in range(5):
-        if fields.count() > position:
-            break
-        header.click()
-        try:
-            fields.nth(position).wait_for(state="visible", timeout=10_000)
-        except PlaywrightTimeoutError:
-            continue
-    field = fields.nth(position)
-    field.fill(EPOCHS)
-    field.press("Enter")
-    wait_idle(page)
+    open_hyperparameters(page, model, position)
+    fill_number(page, "epochs", EPOCHS, position)
 
 
 def saved_cards(page) -> int:

@@ -11,8 +11,14 @@ import signal
 import time
 
 import pytest
-from browser_harness import StreamlitServer, go_to, open_app, wait_idle
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from browser_harness import (
+    StreamlitServer,
+    fill_number,
+    go_to,
+    open_app,
+    open_hyperparameters,
+    wait_idle,
+)
 
 from recsys_core.jobs_store import DONE, RUNNING, JobStore, pid_alive
 from recsys_core.runs import RunStore
@@ -32,26 +38,6 @@ def _until(test, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def _set_field(page, label: str, value: int) -> None:
-    field = page.locator(f'input[aria-label="{label}"]').filter(visible=True).first
-    field.fill(str(value))
-    field.press("Enter")
-    wait_idle(page)
-
-
-def _open_hyperparameters(page, model: str) -> None:
-    header = page.get_by_text(f"{model}: hyperparameters", exact=True).first
-    epochs = page.locator('input[aria-label="epochs"]').filter(visible=True)
-    for _ in range(5):  # a click during the open animation closes it again
-        header.click()
-        try:
-            epochs.first.wait_for(state="visible", timeout=10_000)
-            return
-        except PlaywrightTimeoutError:
-            continue
-    raise AssertionError(f"the {model} hyperparameters did not open")
-
-
 def test_job_keeps_running_when_the_server_is_killed_and_the_new_server_shows_it(
         new_page, tmp_path):
     env = {"GRAPHREC_HOME": str(tmp_path), "GRAPHREC_THREADS": "1"}
@@ -63,9 +49,9 @@ def test_job_keeps_running_when_the_server_is_killed_and_the_new_server_shows_it
         page = new_page()
         open_app(page, first.url)
         go_to(page, "Train")
-        _open_hyperparameters(page, "lightgcn")
-        _set_field(page, "epochs", EPOCHS)
-        _set_field(page, "patience", 0)  # every epoch runs, so the job cannot end early
+        open_hyperparameters(page, "lightgcn")
+        fill_number(page, "epochs", EPOCHS)
+        fill_number(page, "patience", 0)  # every epoch runs, so the job cannot end early
         page.get_by_role("checkbox", name="refit").uncheck(force=True)
         wait_idle(page)
         page.get_by_role("button", name="Train", exact=True).click()
