@@ -90,17 +90,16 @@ async def wait_idle(page) -> None:
 
 
 #: Resolves once the page is at ``path``, shows its own title (the new script run has
-#: drawn; until then the previous page's elements stay up), its script is not running and
-#: ``selector`` matches at least ``count`` elements. Checked in the page on each change to
+#: drawn; until then the previous page's elements stay up), its script is not running
+#: (:data:`IDLE`) and ``selector`` matches at least ``count`` elements. Checked in the page on each change to
 #: it (a MutationObserver), so Playwright learns the moment it holds with one round trip,
 #: and without polling on every animation frame, which keeps a renderer drawing frames
 #: while it waits. (A fast run's "running" state may never reach the page: React can
 #: apply it and the "finished" state that follows in one render.)
-ARRIVED_JS = """([path, title, selector, count]) => new Promise((resolve) => {
+ARRIVED_JS = """([path, title, selector, count, idle]) => new Promise((resolve) => {
   const holds = () => {
     if (!location.pathname.endsWith("/" + path)) return false;
-    const app = document.querySelector('[data-testid="stApp"]');
-    if (!app || app.getAttribute("data-test-script-state") !== "notRunning") return false;
+    if (!document.querySelector(idle)) return false;
     const heading = document.querySelector('[data-testid="stMain"] h1');
     if (!heading || heading.textContent.trim() !== title) return false;
     return document.querySelectorAll(selector).length >= count;
@@ -123,8 +122,8 @@ async def visit(page, title: str) -> tuple[float, float]:
     await page.evaluate(bench_ui.WATCH_JS, [[selector, count]])
     start = time.perf_counter()
     await page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
-    await asyncio.wait_for(page.evaluate(ARRIVED_JS, [PAGES[title], title, selector, count]),
-                           TIMEOUT_MS / 1000)
+    arrived = page.evaluate(ARRIVED_JS, [PAGES[title], title, selector, count, IDLE])
+    await asyncio.wait_for(arrived, TIMEOUT_MS / 1000)
     harness = time.perf_counter() - start
     marks = await page.evaluate("window.__bench")
     drawn = bench_ui.last_drawn(marks, [(selector, count)])
